@@ -1,0 +1,36 @@
+// Subcommand registry for the one `popo` program. Each tools/cmd_*.cpp file registers its
+// subcommand with a static CommandRegistrar, so adding a command touches one file.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace CLI {
+class App;
+}
+
+namespace popo::tools {
+
+struct Command {
+  std::string name;                      // subcommand name, e.g. "generate"
+  std::string help;                      // one-line description for --help
+  int order;                             // position in --help (lower first)
+  std::function<void(CLI::App&)> setup;  // adds options and the callback to the subcommand
+};
+
+// Returns the registered commands (filled by static registrars before main runs).
+std::vector<Command>& command_registry();
+
+struct CommandRegistrar {
+  CommandRegistrar(std::string name, std::string help, int order,
+                   std::function<void(CLI::App&)> setup) {
+    command_registry().push_back({std::move(name), std::move(help), order, std::move(setup)});
+  }
+};
+
+// Applies the start-up choices every subcommand shares (thread counts, BLAS warning) and
+// prints them once. Safe to call more than once.
+void init_runtime(int num_threads);
+
+}  // namespace popo::tools
