@@ -351,7 +351,28 @@ std::string normalize_answer(const std::string& input) {
     s = replace_command(s, std::string(cmd) + ".", "");
     s = replace_command(s, cmd, "");
   }
-  for (const char* sp : {"\\!", "\\,", "\\;", "\\:", "\\ ", "~"}) s = replace_all(s, sp, " ");
+  {
+    // \! \, \; \: "\ " and ~ are spacing; "\\" (a matrix row break) is kept as it is.
+    std::string out;
+    out.reserve(s.size());
+    for (size_t i = 0; i < s.size(); ++i) {
+      if (s[i] == '\\' && i + 1 < s.size()) {
+        char n = s[i + 1];
+        if (n == '\\') {
+          out += "\\\\";
+          ++i;
+          continue;
+        }
+        if (n == '!' || n == ',' || n == ';' || n == ':' || n == ' ') {
+          out += ' ';
+          ++i;
+          continue;
+        }
+      }
+      out += s[i] == '~' ? ' ' : s[i];
+    }
+    s = out;
+  }
   s = replace_all(s, "{,}", ",");
   // Fractions, relations.
   s = replace_command(s, "\\dfrac", "\\frac");

@@ -95,17 +95,15 @@ std::optional<Number> parse_number(const std::string& s) {
     n.value = (neg ? -1 : 1) * *a / *b;
     return n;
   }
-  size_t end = scan_decimal(t, 0);
-  if (end == std::string::npos) {
-    if (t.compare(0, 3, "10^") == 0) {  // 10^{5}
-      auto k = read_exponent(t, 3);
-      if (!k || std::labs(*k) > 4000) return std::nullopt;
-      n.value = (neg ? -1 : 1) * std::pow(10.0L, static_cast<long double>(*k));
-      if (!std::isfinite(n.value)) return std::nullopt;
-      return n;
-    }
-    return std::nullopt;
+  if (t.compare(0, 3, "10^") == 0) {  // 10^{5}
+    auto k = read_exponent(t, 3);
+    if (!k || std::labs(*k) > 4000) return std::nullopt;
+    n.value = (neg ? -1 : 1) * std::pow(10.0L, static_cast<long double>(*k));
+    if (!std::isfinite(n.value)) return std::nullopt;
+    return n;
   }
+  size_t end = scan_decimal(t, 0);
+  if (end == std::string::npos) return std::nullopt;
   if (t[0] == '+' || t[0] == '-') return std::nullopt;
   std::string mant = t.substr(0, end);
   auto m = to_ld(mant);
