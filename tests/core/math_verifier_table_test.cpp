@@ -149,6 +149,13 @@ const Pair kPairs[] = {
   {"6 - 2\\sqrt{5}", "(\\sqrt{5}-1)^2", true, "symbolic"},
   {"p - q", "-q+p", true, "symbolic"},
   {"x_1 + x_2", "x_2 + x_1", true, "symbolic"},
+  {"2\\sqrt{3}", "2\u221a3", true, "exact"},
+  {"\\pi", "\u03c0", true, "exact"},
+  {"-5", "\u22125", true, "exact"},
+  {"\\sqrt{2}", "sqrt(2)", true, "symbolic"},
+  {"2^{10}", "2**10", true, "symbolic"},
+  {"\\frac{\\pi}{3}", "pi/3", true, "symbolic"},
+  {"\\ln 2", "ln(2)", true, "symbolic"},
   // ---- equations ---------------------------------------------------------------------------
   {"y = 2x + 3", "y=2x+3", true, "exact"},
   {"y = 2x + 3", "2x - y + 3 = 0", true, "equation"},
