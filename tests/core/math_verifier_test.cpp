@@ -60,6 +60,10 @@ TEST(Verify, PathologicalInputsAreBounded) {
   std::string big;
   while (big.size() < (1u << 20) - 64) big += "1 + {2} \\boxed{";
   cases.push_back({big + "\\boxed{7}", "8"});
+  // A 900 KB boxed answer.
+  std::string sum;
+  while (sum.size() < 900000) sum += "1+\\frac{1}{2}+";
+  cases.push_back({"\\boxed{" + sum + "1}", "3"});
   for (const auto& [response, gold] : cases) {
     auto t0 = Clock::now();
     VerifyResult r = verify(response, gold);
@@ -79,6 +83,17 @@ TEST(Verify, OverlongResponseIsRefusedUnread) {
   // Exactly at the cap is still read.
   std::string ok = std::string(1000 - 9, 'a') + "\\boxed{5}";
   EXPECT_EQ(verify(ok, "5", opt).verdict, Verdict::kCorrect);
+}
+
+TEST(Verify, TimeBudgetIsHonoured) {
+  VerifyOptions none;
+  none.max_ms = 0;
+  // Exact matches need no time; anything that needs a later stage runs out of budget.
+  EXPECT_EQ(verify("\\boxed{5}", "5", none).verdict, Verdict::kCorrect);
+  VerifyResult r = verify("\\boxed{\\sqrt{12}}", "2\\sqrt{3}", none);
+  EXPECT_EQ(r.verdict, Verdict::kIncorrect);
+  EXPECT_NE(r.reason.find("time"), std::string::npos) << r.reason;
+  EXPECT_EQ(verify("\\boxed{\\sqrt{12}}", "2\\sqrt{3}").verdict, Verdict::kCorrect);
 }
 
 TEST(Verify, ThreadSafe) {
