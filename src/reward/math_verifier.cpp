@@ -247,6 +247,15 @@ Shape shape_of(const std::string& s) {
   if (items.size() >= 2) {
     sh.kind = Kind::kList;
     sh.items = items;
+    return sh;
+  }
+  // "a \pm b" is the list {a + b, a - b}.
+  auto pm = split_top(s, "\\pm");
+  if (pm.size() == 2 && !pm[1].empty() && !(is_alpha(pm[1][0]))) {
+    sh.kind = Kind::kList;
+    const std::string& l = pm[0];
+    const std::string r = "(" + pm[1] + ")";
+    sh.items = {l.empty() ? r : l + "+" + r, l + "-" + r};
   }
   return sh;
 }

@@ -156,6 +156,10 @@ const Pair kPairs[] = {
   {"2^{10}", "2**10", true, "symbolic"},
   {"\\frac{\\pi}{3}", "pi/3", true, "symbolic"},
   {"\\ln 2", "ln(2)", true, "symbolic"},
+  {"\\pm 2", "2, -2", true, "set"},
+  {"1 \\pm \\sqrt{2}", "1-\\sqrt{2}, 1+\\sqrt{2}", true, "set"},
+  {"1 \\pm \\sqrt{2}", "1+\\sqrt{2}", false, nullptr},
+  {"2, 3", "x=2 \\text{ or } x=3", true, "set"},
   // ---- equations ---------------------------------------------------------------------------
   {"y = 2x + 3", "y=2x+3", true, "exact"},
   {"y = 2x + 3", "2x - y + 3 = 0", true, "equation"},
