@@ -63,6 +63,28 @@ TEST(MathVerifierData, Minerva) { expect_agreement("minerva.jsonl", false, 272);
 TEST(MathVerifierData, Aime2024) { expect_agreement("aime2024.jsonl", false, 29); }
 TEST(MathVerifierData, Gsm8kHashLine) { expect_agreement("gsm8k_test.jsonl", true, 1319); }
 
+// The last-number rule alone: GSM8K solutions with their "#### N" line removed end with the
+// final computation, so the last number mostly is the answer (not always: some solutions end
+// with a unit sentence). Reported, with a floor.
+TEST(MathVerifierData, Gsm8kLastNumberWithoutHashLine) {
+  int rows = 0, agree = 0, by_last = 0;
+  VerifyOptions opt;
+  opt.allow_last_number = true;
+  for_each_jsonl(test::data_dir() + "/gsm8k_test.jsonl", [&](const nlohmann::json& row, int) {
+    std::string sol = row.value("solution", "");
+    size_t hash = sol.rfind("####");
+    if (hash != std::string::npos) sol = sol.substr(0, hash);
+    ++rows;
+    VerifyResult r = verify(sol, row.value("answer", ""), opt);
+    if (r.extracted.rule == ExtractRule::kLastNumber) ++by_last;
+    if (r.verdict == Verdict::kCorrect) ++agree;
+  });
+  std::printf("%-20s rows %5d  last-number rule %5d  agree %5d (%.2f%%)\n", "gsm8k_test (no ####)",
+              rows, by_last, agree, 100.0 * agree / rows);
+  EXPECT_EQ(by_last, rows);
+  EXPECT_GE(agree, 0.95 * rows);
+}
+
 // OlympiadBench solutions carry no \boxed{}; wrap each gold answer in a response instead
 // ("... \boxed{answer}." with \frac written \dfrac) and check extraction + normalisation.
 TEST(MathVerifierData, OlympiadBenchRoundTrip) {
