@@ -114,19 +114,21 @@ int32_t Bpe::merge_rank(const std::string& a, const std::string& b) const {
   return it == merges_.end() ? -1 : it->second.rank;
 }
 
-void Bpe::merge_word(const std::string& word, std::vector<int32_t>& sym) const {
+void Bpe::merge_word(const char* data, size_t size, std::vector<int32_t>& sym) const {
   sym.clear();
   if (ignore_merges_) {
-    const int32_t whole = token_to_id(bytes_to_byte_level(word));
+    const int32_t whole = token_to_id(bytes_to_byte_level(std::string(data, size)));
     if (whole >= 0) {
       sym.push_back(whole);
       return;
     }
   }
-  for (unsigned char c : word) sym.push_back(byte_ids_[c]);
+  for (size_t i = 0; i < size; ++i) sym.push_back(byte_ids_[static_cast<unsigned char>(data[i])]);
   if (sym.size() < 2) return;
   // rank[i] / result[i]: the merge of (sym[i], sym[i+1]), INT_MAX when none.
-  std::vector<int32_t> rank(sym.size() - 1), result(sym.size() - 1);
+  thread_local std::vector<int32_t> rank, result;
+  rank.assign(sym.size() - 1, INT_MAX);
+  result.assign(sym.size() - 1, -1);
   auto look = [&](size_t i) {
     auto it = merges_.find(pair_key(sym[i], sym[i + 1]));
     rank[i] = it == merges_.end() ? INT_MAX : it->second.rank;
@@ -148,13 +150,16 @@ void Bpe::merge_word(const std::string& word, std::vector<int32_t>& sym) const {
   }
 }
 
-void Bpe::encode_word(const std::string& word, std::vector<int32_t>& out, bool use_cache) const {
-  if (word.size() == 1) {
-    out.push_back(byte_ids_[static_cast<unsigned char>(word[0])]);
+void Bpe::encode_word(const char* data, size_t size, std::vector<int32_t>& out,
+                      bool use_cache) const {
+  if (size == 1) {
+    out.push_back(byte_ids_[static_cast<unsigned char>(data[0])]);
     return;
   }
-  const bool cacheable = use_cache && word.size() <= kMaxCachedWordBytes;
+  const bool cacheable = use_cache && size <= kMaxCachedWordBytes;
+  std::string word;
   if (cacheable) {
+    word.assign(data, size);
     std::lock_guard<std::mutex> lock(cache_mu_);
     auto it = cache_.find(word);
     if (it != cache_.end()) {
@@ -163,7 +168,7 @@ void Bpe::encode_word(const std::string& word, std::vector<int32_t>& out, bool u
     }
   }
   thread_local std::vector<int32_t> sym;
-  merge_word(word, sym);
+  merge_word(data, size, sym);
   out.insert(out.end(), sym.begin(), sym.end());
   if (cacheable) {
     std::lock_guard<std::mutex> lock(cache_mu_);

@@ -4,7 +4,10 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <utf8proc.h>
+
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <set>
 #include <nlohmann/json.hpp>
@@ -161,6 +164,32 @@ TEST(TokenizerQwen, ByteTokensAreTheFirst256Ids) {
 TEST(Normalizer, NfcComposes) {
   EXPECT_EQ(nfc("e\xCC\x81"), "\xC3\xA9");  // e + U+0301 -> é
   EXPECT_EQ(nfc("plain ascii"), "plain ascii");
+}
+
+// Returns utf8proc's NFC of the whole string (the reference for nfc()'s run-by-run shortcut).
+std::string whole_string_nfc(const std::string& s) {
+  utf8proc_uint8_t* out = utf8proc_NFC(reinterpret_cast<const utf8proc_uint8_t*>(s.c_str()));
+  std::string r(reinterpret_cast<const char*>(out));
+  std::free(out);
+  return r;
+}
+
+TEST(Normalizer, RunByRunNfcEqualsWholeStringNfc) {
+  const std::vector<std::string> atoms = {
+      "a", "e", " ", "\n", "x", "\xCC\x81" /* U+0301 */, "\xCC\xA3" /* U+0323 */,
+      "\xC3\xA9", "\xE1\x84\x80" /* Hangul L */, "\xE1\x85\xA1" /* Hangul V */,
+      "\xE1\x86\xA8" /* Hangul T */, "\xE2\x84\xAB" /* Angstrom sign */, "\xE4\xB8\xAD",
+      "\xF0\x9F\x98\x80", "\xEF\xAC\x81" /* ligature fi (NFKC only) */};
+  uint32_t state = 12345;
+  for (int trial = 0; trial < 2000; ++trial) {
+    std::string s;
+    const int len = 1 + trial % 12;
+    for (int k = 0; k < len; ++k) {
+      state = state * 1664525u + 1013904223u;
+      s += atoms[(state >> 8) % atoms.size()];
+    }
+    ASSERT_EQ(nfc(s), whole_string_nfc(s)) << "input bytes: " << s;
+  }
 }
 
 // ---- Small hand-written tokenizer.json files ------------------------------------------------
