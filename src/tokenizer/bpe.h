@@ -52,6 +52,8 @@ class Bpe {
     return (static_cast<uint64_t>(static_cast<uint32_t>(a)) << 32) | static_cast<uint32_t>(b);
   }
   void merge_word(const char* data, size_t size, std::vector<int32_t>& symbols) const;
+  void merge_long_word(std::vector<int32_t>& symbols) const;
+  static constexpr size_t kLongWordSymbols = 64;  // above this, merge with a heap
 
   std::unordered_map<std::string, int32_t> vocab_;
   std::vector<std::string> id_to_token_;
