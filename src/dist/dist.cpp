@@ -6,6 +6,7 @@
 #include "dist/dist.h"
 
 #include <torch/torch.h>
+#include <torch/version.h>
 
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #include <torch/csrc/distributed/c10d/Work.hpp>
@@ -209,7 +210,12 @@ struct Dist::Impl {
     // One bucket in flight at a time: a failed peer then costs one timeout, not one per bucket
     // (Gloo cannot cancel queued work); each bucket is already pipelined inside Gloo/NCCL.
     for (const auto& idx : make_buckets(ts, order, bucket_mb)) {
-      at::Tensor flat = pack(ts, idx);
+      // A lone contiguous tensor already in place travels as itself (no pack/unpack copies).
+      const at::Tensor& t0 = ts[idx[0]];
+      const bool in_place = idx.size() == 1 && t0.is_contiguous() &&
+                            t0.device() == comm_device &&
+                            t0.scalar_type() == wire_dtype(t0.scalar_type(), gloo());
+      at::Tensor flat = in_place ? t0.view({-1}) : pack(ts, idx);  // [numel]
       c10::intrusive_ptr<c10d::Work> work;
       if (op == "broadcast") {
         std::vector<at::Tensor> v{flat};
@@ -222,7 +228,7 @@ struct Dist::Impl {
       }
       wait(work, op);
       if (scale != 1.0) flat.mul_(scale);
-      unpack(flat, ts, idx);
+      if (!in_place) unpack(flat, ts, idx);
     }
   }
 };
@@ -255,7 +261,9 @@ std::shared_ptr<Dist> Dist::create(const DistConfig& cfg, c10::Device device) {
   sopts.port = static_cast<std::uint16_t>(cfg.master_port);
   sopts.isServer = cfg.rank == 0;
   sopts.numWorkers = static_cast<std::size_t>(cfg.world_size);
-  sopts.waitWorkers = true;
+  // Not waiting here: 1.13's wait gives up silently after the timeout, and the group creation
+  // below waits for every peer's address anyway (once, with a clear error).
+  sopts.waitWorkers = false;
   sopts.timeout = impl->timeout();
   try {
     impl->store = c10::make_intrusive<c10d::TCPStore>(cfg.master_addr, sopts);
@@ -283,7 +291,12 @@ std::shared_ptr<Dist> Dist::create(const DistConfig& cfg, c10::Device device) {
       impl->pg = c10::make_intrusive<c10d::ProcessGroupGloo>(impl->store, cfg.rank,
                                                              cfg.world_size, opts);
     } catch (const std::exception& e) {
-      POPO_FAIL("dist: creating the Gloo group failed on rank ", cfg.rank, ": ", e.what());
+      std::string what = e.what();
+      if (auto nl = what.find('\n'); nl != std::string::npos) what.resize(nl);
+      POPO_FAIL("dist: rendezvous failed on rank ", cfg.rank, " of ", cfg.world_size,
+                " while creating the Gloo group (timeout ", cfg.timeout_s, " s): ", what,
+                ". Did all ", cfg.world_size, " ranks start with the same MASTER_ADDR, "
+                "MASTER_PORT and WORLD_SIZE?");
     }
     impl->comm_device = c10::Device(c10::kCPU);
 #else

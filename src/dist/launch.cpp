@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -71,6 +72,9 @@ void emit(Stream& s, const char* data, size_t n, bool flush_partial) {
   std::fflush(s.out);
 }
 
+volatile std::sig_atomic_t g_signal = 0;  // SIGINT/SIGTERM received by the launcher
+void on_signal(int sig) { g_signal = sig; }
+
 int decode_status(int status) {
   if (WIFEXITED(status)) return WEXITSTATUS(status);
   if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
@@ -119,7 +123,8 @@ LaunchResult launch_ranks(const std::vector<std::string>& argv, const LaunchOpti
 
   auto kill_all = [&](int sig) {
     for (int r = 0; r < opts.nproc; ++r) {
-      if (pids[r] > 0 && res.rank_codes[r] < 0) ::kill(pids[r], sig);
+      // Each rank leads its own process group, so its children (shell pipelines) go too.
+      if (pids[r] > 0 && res.rank_codes[r] < 0) ::kill(-pids[r], sig);
     }
   };
 
@@ -147,6 +152,7 @@ LaunchResult launch_ranks(const std::vector<std::string>& argv, const LaunchOpti
     const pid_t parent = ::getpid();
     pid_t pid = ::fork();
     if (pid == 0) {
+      ::setpgid(0, 0);
       ::prctl(PR_SET_PDEATHSIG, SIGTERM);  // the launcher dying takes its ranks along
       if (::getppid() != parent) ::_exit(143);
       if (opts.prefix_output) {
@@ -166,6 +172,7 @@ LaunchResult launch_ranks(const std::vector<std::string>& argv, const LaunchOpti
       for (int q = 0; q < r; ++q) ::waitpid(pids[q], nullptr, 0);
       POPO_FAIL("launch: fork() for rank ", r, " failed: ", std::strerror(err));
     }
+    ::setpgid(pid, pid);  // also here: no race with the first kill
     pids[r] = pid;
     if (opts.prefix_output) {
       ::close(out_pipe[1]);
@@ -174,6 +181,15 @@ LaunchResult launch_ranks(const std::vector<std::string>& argv, const LaunchOpti
       streams.push_back({err_pipe[0], r, stderr, {}});
     }
   }
+
+  // Ranks are in their own process groups, so the terminal's Ctrl-C reaches only the launcher:
+  // forward SIGINT/SIGTERM to them as a SIGTERM (then SIGKILL after the grace period).
+  struct sigaction sa {}, old_int {}, old_term {};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  g_signal = 0;
+  ::sigaction(SIGINT, &sa, &old_int);
+  ::sigaction(SIGTERM, &sa, &old_term);
 
   int alive = opts.nproc;
   Clock::time_point kill_deadline{};  // SIGKILL stragglers after SIGTERM + grace
@@ -235,8 +251,17 @@ LaunchResult launch_ranks(const std::vector<std::string>& argv, const LaunchOpti
       if (res.first_failed_rank < 0) res.exit_code = 124;
       kill_deadline = Clock::now();
     }
+    if (g_signal != 0 && !terminating && alive > 0) {
+      std::fprintf(stderr, "[launch] got signal %d; stopping all ranks\n", static_cast<int>(g_signal));
+      kill_all(SIGTERM);
+      terminating = true;
+      if (res.first_failed_rank < 0) res.exit_code = 128 + g_signal;
+      kill_deadline = Clock::now() + std::chrono::seconds(5);
+    }
     if (terminating && alive > 0 && Clock::now() > kill_deadline) kill_all(SIGKILL);
   }
+  ::sigaction(SIGINT, &old_int, nullptr);
+  ::sigaction(SIGTERM, &old_term, nullptr);
   for (auto& s : streams) {
     if (s.fd >= 0) {
       emit(s, "", 0, /*flush_partial=*/true);

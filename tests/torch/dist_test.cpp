@@ -136,6 +136,23 @@ TEST(Dist, WorldSizeOneIsANoOp) {
   dist->barrier();
 }
 
+TEST(Dist, MissingRankFailsTheRendezvousWithinTheTimeout) {
+  DistConfig cfg;
+  cfg.world_size = 2;
+  cfg.master_port = pick_free_port();
+  cfg.timeout_s = 2;
+  const auto t0 = std::chrono::steady_clock::now();
+  try {
+    Dist::create(cfg, c10::Device(c10::kCPU));
+    ADD_FAILURE() << "rendezvous succeeded without rank 1";
+  } catch (const Error& e) {
+    std::fprintf(stderr, "rank 0 got: %s\n", e.what());
+    EXPECT_NE(std::string(e.what()).find("rendezvous"), std::string::npos) << e.what();
+  }
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_LT(secs, 2 + 5.0);
+}
+
 // ---- launcher ----------------------------------------------------------------------------------
 
 // Runs fn with stdout redirected into a file; returns what was written.
