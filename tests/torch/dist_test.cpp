@@ -372,19 +372,24 @@ TEST(Dist, TwoRanksRankWithoutGradientForAParameter) {
 
 // ---- failures: a dead or silent peer makes the survivor fail with a clear error ------------------
 
-// Rank 0 keeps all-reducing; returns kChildOk if it gets a popo::Error naming rank 1 and the
-// timeout. Rank 1 runs `misbehave` after one good collective.
+// Rank 0 keeps all-reducing; exits with kChildOk if it gets a popo::Error naming rank 1 and the
+// timeout (3 s) within 3 + 3 s of its last good collective (timed here, as process start-up on
+// a loaded machine is slow and not part of the claim). Rank 1 runs `misbehave` after one good
+// collective.
 template <class Fn>
 void survivor_or_misbehave(Fn misbehave) {
   auto dist = child_dist();
   std::vector<at::Tensor> ts{torch::ones({1000})};
   dist->all_reduce_sum(ts);
   if (dist->rank() == 1) misbehave();
+  const auto t0 = std::chrono::steady_clock::now();
   try {
     for (int i = 0; i < 1000; ++i) dist->all_reduce_sum(ts);
   } catch (const Error& e) {
+    const double secs =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const std::string msg = e.what();
-    std::fprintf(stderr, "survivor got: %s\n", msg.c_str());
+    std::fprintf(stderr, "survivor got after %.1f s: %s\n", secs, msg.c_str());
     bool named = msg.find("rank 1") != std::string::npos &&
                  msg.find("within 3 s") != std::string::npos;
     // A later call fails at once with the same cause.
@@ -396,7 +401,7 @@ void survivor_or_misbehave(Fn misbehave) {
     }
     dist.reset();  // destroying a failed group must not hang
     std::fflush(stderr);
-    std::_Exit(named && sticky ? kChildOk : 1);
+    std::_Exit(named && sticky && secs < 3 + 3.0 ? kChildOk : 1);
   }
   ADD_FAILURE() << "no error although rank 1 stopped";
 }
@@ -414,7 +419,6 @@ TEST(DistChild, PeerHangs) {
 TEST(Dist, DeadPeerMakesTheSurvivorFailWithinTheTimeout) {
   LaunchResult r = run_ranks("PeerDies", 2, /*timeout_s=*/3, /*kill_on_failure=*/false);
   EXPECT_EQ(r.rank_codes, (std::vector<int>{kChildOk, 3}));
-  EXPECT_LT(r.seconds, 3 + 10.0);
 }
 
 TEST(Dist, HangingPeerMakesTheSurvivorFailWithinTheTimeout) {
@@ -422,7 +426,6 @@ TEST(Dist, HangingPeerMakesTheSurvivorFailWithinTheTimeout) {
   LaunchResult r = run_ranks("PeerHangs", 2, /*timeout_s=*/3, /*kill_on_failure=*/true);
   EXPECT_EQ(r.first_failed_rank, 0);
   EXPECT_EQ(r.exit_code, kChildOk);
-  EXPECT_LT(r.seconds, 3 + 10.0);
 }
 
 }  // namespace
