@@ -17,7 +17,10 @@
 #endif
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #endif
-#ifdef USE_C10D_NCCL
+// The wheels define USE_C10D_NCCL; nccl.h itself may sit outside torch's include folder (pip's
+// nvidia-nccl package), so test for it too rather than fail to compile.
+#if defined(USE_C10D_NCCL) && __has_include(<nccl.h>)
+#define POPO_HAVE_NCCL 1
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #endif
 
@@ -247,7 +250,7 @@ std::shared_ptr<Dist> Dist::create(const DistConfig& cfg, c10::Device device) {
 
   std::string backend = cfg.backend;
   if (backend == "auto") {
-#ifdef USE_C10D_NCCL
+#ifdef POPO_HAVE_NCCL
     backend = device.is_cuda() ? "nccl" : "gloo";
 #else
     backend = "gloo";
@@ -304,7 +307,7 @@ std::shared_ptr<Dist> Dist::create(const DistConfig& cfg, c10::Device device) {
               "found at configure time); use backend nccl on CUDA");
 #endif
   } else {
-#ifdef USE_C10D_NCCL
+#ifdef POPO_HAVE_NCCL
     POPO_CHECK(device.is_cuda(), "dist: backend nccl needs a CUDA device, got ", device.str());
     auto opts = c10d::ProcessGroupNCCL::Options::create();
     opts->timeout = impl->timeout();
@@ -312,7 +315,8 @@ std::shared_ptr<Dist> Dist::create(const DistConfig& cfg, c10::Device device) {
                                                            opts);
     impl->comm_device = device;
 #else
-    POPO_FAIL("dist: backend nccl requested but this libtorch has no NCCL (USE_C10D_NCCL)");
+    POPO_FAIL("dist: backend nccl requested but this build has no NCCL (needs a libtorch with "
+              "USE_C10D_NCCL and nccl.h on the include path)");
 #endif
   }
   impl->backend = backend;
