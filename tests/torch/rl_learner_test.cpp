@@ -181,5 +181,22 @@ TEST(Learner, LearningRateWarmupThenCosine) {
   EXPECT_NEAR(learner.lr_at(10), 0.0, 1e-12);
 }
 
+TEST(Learner, NonFiniteLossSkipsTheUpdate) {
+  Nets nets;
+  {
+    torch::NoGradGuard ng;
+    nets.predictor->parameters()[0].fill_(NAN);  // poisons the similarity term
+  }
+  Learner learner(nets.policy, nets.predictor, AlgoConfig{}, OptimConfig{}, LearnerConfig{},
+                  nets.siamese);
+  RolloutBatch batch = tiny_batch();
+  torch::Tensor rewards = tiny_rewards();
+  torch::Tensor w0 = nets.policy->named_parameters()["lm_head.weight"].clone();
+  LearnerStep st = learner.step(batch, rewards, learner.coefficients(batch, rewards));
+  EXPECT_TRUE(st.skipped);
+  EXPECT_EQ(learner.steps_done(), 0);
+  EXPECT_TRUE(torch::equal(nets.policy->named_parameters()["lm_head.weight"], w0));
+}
+
 }  // namespace
 }  // namespace popo
