@@ -4,6 +4,7 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <algorithm>
+#include <chrono>
 #include <numeric>
 
 #include "core/error.h"
@@ -121,6 +122,8 @@ RolloutBatch generate(CausalLM& model, const std::vector<std::vector<int32_t>>& 
     for (int64_t g = 0; g < G; ++g) out.group.push_back(i);
   }
 
+  using Clock = std::chrono::steady_clock;
+  const auto t_start = Clock::now();
   // Prefill once per prompt; only the last position's logits are needed.
   KVCache cache = model->make_cache(n_prompts, P + max_new);
   auto hidden = model->forward_hidden(ids.to(dev), mask.to(dev), &cache);  // (n, P, C)
@@ -131,6 +134,7 @@ RolloutBatch generate(CausalLM& model, const std::vector<std::vector<int32_t>>& 
   auto attn_mask = mask.to(dev).repeat_interleave(G, /*dim=*/0);    // (N, P)
 
   auto gen = at::make_generator<at::CPUGeneratorImpl>(cfg.seed);
+  const auto t_prefilled = Clock::now();
   std::vector<RowState> rows(N);
   std::vector<int64_t> active(N);  // batch row -> rollout row
   std::iota(active.begin(), active.end(), 0);
@@ -190,7 +194,11 @@ RolloutBatch generate(CausalLM& model, const std::vector<std::vector<int32_t>>& 
     attn_mask = torch::cat({attn_mask, torch::ones({n_act, 1}, attn_mask.options())}, /*dim=*/1);  // (n_act, S+1)
     auto h = model->forward_hidden(tok.view({n_act, 1}), attn_mask, &cache);  // (n_act, 1, C)
     logits = model->lm_head(h.squeeze(1));                                    // (n_act, V)
+    ++out.decode_steps;
   }
+  const auto t_end = Clock::now();
+  out.prefill_seconds = std::chrono::duration<double>(t_prefilled - t_start).count();
+  out.decode_seconds = std::chrono::duration<double>(t_end - t_prefilled).count();
 
   int64_t R = 0;
   for (const auto& r : rows) R = std::max<int64_t>(R, static_cast<int64_t>(r.tokens.size()));

@@ -42,6 +42,8 @@ struct RolloutBatch {
   std::vector<FinishReason> finish;  // per rollout
   std::vector<int64_t> group;        // per rollout: prompt index
   std::vector<std::string> warnings;
+  double prefill_seconds = 0.0, decode_seconds = 0.0;  // wall time of the two phases
+  int64_t decode_steps = 0;                            // forward passes after the prefill
 
   int64_t size() const { return num_prompts * group_size; }
   // Returns the generated ids of rollout row (no padding) as int32 for the tokenizer.
