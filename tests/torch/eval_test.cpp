@@ -16,8 +16,10 @@
 #include "core/error.h"
 #include "core/io.h"
 #include "eval/evaluator.h"
+#include "model/load.h"
 #include "tokenizer/bpe_trainer.h"
 #include "tokenizer/chat_template.h"
+#include "tokenizer/tokenizer.h"
 #include "torch_test_util.h"
 
 namespace popo {
@@ -298,6 +300,47 @@ TEST_F(PopoEval, RunsEndToEndAndWritesConsistentOutputs) {
   EXPECT_NE(md.find("| gsm8k | 3 | 2 |"), std::string::npos) << md;
   EXPECT_NE(md.find("| mini | 3 | 2 |"), std::string::npos) << md;
   EXPECT_EQ(read_jsonl(out + "/mini.jsonl")[4]["id"], "c");  // --limit 3 keeps a, b, c
+}
+
+TEST_F(PopoEval, LibraryGreedyIsBatchIndependentAndLongPromptsScoreNoAnswer) {
+  CausalLM model = load_model(*model_, torch::kFloat32, torch::kCPU);
+  const Tokenizer tok = Tokenizer::from_file(*model_ + "/tokenizer.json");
+  std::string long_problem;
+  for (int i = 0; i < 300; ++i) long_problem += " x" + std::to_string(i);  // > 256 tokens
+  const std::vector<MathProblem> problems = {{"a", "What is 2 + 3?", "5"},
+                                             {"long", long_problem, "1"},
+                                             {"b", "Compute 7 * 6.", "42"},
+                                             {"c", "Half of 10 is?", "5"}};
+  EvalOptions o;
+  o.max_new_tokens = 12;
+  o.show_progress = false;
+  o.batch_rollouts = 1;  // one prompt per generate call, no padding
+  const std::string jsonl = *dir_ + "/lib.jsonl";
+  const EvalResult one = evaluate(model, tok, problems, o, jsonl);
+  o.batch_rollouts = 4;  // all prompts in one left-padded batch
+  const EvalResult all = evaluate(model, tok, problems, o, *dir_ + "/lib_batched.jsonl");
+  EXPECT_EQ(one.temperature, 0.0);  // K = 1: greedy
+  EXPECT_EQ(one.responses, 4);
+  const auto rows = read_jsonl(jsonl);
+  ASSERT_EQ(rows.size(), 4u);
+  EXPECT_EQ(rows[1]["id"], "long");
+  EXPECT_EQ(rows[1]["finish"], "prompt_too_long");
+  EXPECT_EQ(rows[1]["verdict"], "no_answer");
+  EXPECT_EQ(rows[1]["response_tokens"], 0);
+  EXPECT_GE(one.no_answer, 1);
+  const auto batched = read_jsonl(*dir_ + "/lib_batched.jsonl");
+  ASSERT_EQ(batched.size(), 4u);
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const int tokens = rows[i]["response_tokens"].get<int>();
+    EXPECT_LE(tokens, 12);
+    if (rows[i]["finish"] == "length") {
+      EXPECT_EQ(tokens, 12);
+    }
+    // Greedy responses do not depend on how prompts are batched (left padding is masked).
+    EXPECT_EQ(rows[i]["response"], batched[i]["response"]) << "problem " << rows[i]["id"];
+  }
+  EXPECT_EQ(one.correct, all.correct);
+  EXPECT_DOUBLE_EQ(one.mean_response_tokens, all.mean_response_tokens);
 }
 
 TEST_F(PopoEval, UnknownBenchmarkIsAnErrorListingKnownOnes) {
