@@ -4,9 +4,9 @@
 // OUT/summary.json and OUT/summary.md (avg@K, pass@K, mean tokens, no-answer share per benchmark).
 // Defaults follow the Qwen2.5-Math evaluation (docs/EVAL.md). Inputs are all checked before the
 // model is loaded, so a typo fails in a second, not after minutes of loading.
-#include <CLI/CLI.hpp>
 #include <c10/core/Device.h>
 
+#include <CLI/CLI.hpp>
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -78,17 +78,15 @@ std::vector<EvalSet> load_sets(const EvalArgs& a) {
   }
   for (auto& s : sets) {
     POPO_CHECK(path_exists(s.path), "popo eval: data file '", s.path, "' of '", s.name,
-               "' not found", s.path.rfind(data_dir, 0) == 0
-                                  ? "; hint: set --data-dir or POPO_DATA_DIR"
-                                  : "");
+               "' not found",
+               s.path.rfind(data_dir, 0) == 0 ? "; hint: set --data-dir or POPO_DATA_DIR" : "");
     s.problems = load_math_jsonl(s.path, a.strict, &s.report);
     if (s.report.skipped > 0) {
       std::string lines;
       for (int l : s.report.skipped_lines) lines += (lines.empty() ? "" : ", ") + std::to_string(l);
       LOG_WARN(s.path, ": skipped ", s.report.skipped, " row(s) without 'problem' or 'answer' ",
-               "(lines ", lines, s.report.skipped > static_cast<int>(s.report.skipped_lines.size())
-                                     ? ", ..."
-                                     : "",
+               "(lines ", lines,
+               s.report.skipped > static_cast<int>(s.report.skipped_lines.size()) ? ", ..." : "",
                "); --strict makes this an error");
     }
     POPO_CHECK(!s.problems.empty(), "popo eval: ", s.path, " has no usable rows (need 'problem' ",
@@ -110,11 +108,16 @@ void write_summary(const std::string& out, const EvalArgs& a, const EvalOptions&
                    const std::vector<EvalSet>& sets, const std::vector<EvalResult>& results) {
   nlohmann::json j;
   j["model"] = a.model;
-  j["settings"] = {{"template", o.template_name}, {"samples", o.samples},
-                   {"temperature", o.temperature}, {"top_p", o.top_p},
-                   {"top_k", o.top_k},             {"max_new_tokens", o.max_new_tokens},
-                   {"batch_rollouts", o.batch_rollouts}, {"seed", o.seed},
-                   {"limit", a.limit},             {"dtype", a.dtype},
+  j["settings"] = {{"template", o.template_name},
+                   {"samples", o.samples},
+                   {"temperature", o.temperature},
+                   {"top_p", o.top_p},
+                   {"top_k", o.top_k},
+                   {"max_new_tokens", o.max_new_tokens},
+                   {"batch_rollouts", o.batch_rollouts},
+                   {"seed", o.seed},
+                   {"limit", a.limit},
+                   {"dtype", a.dtype},
                    {"device", a.device}};
   j["benchmarks"] = nlohmann::json::array();
   for (size_t i = 0; i < results.size(); ++i) {
@@ -125,8 +128,8 @@ void write_summary(const std::string& out, const EvalArgs& a, const EvalOptions&
     j["benchmarks"].push_back(r);
   }
   write_file_atomic(path_join(out, "summary.json"), j.dump(2) + "\n");
-  std::string md = "# popo eval: " + a.model + "\n\n" + "template " + o.template_name + ", K=" +
-                   std::to_string(o.samples) + ", temperature " + num(o.temperature) +
+  std::string md = "# popo eval: " + a.model + "\n\n" + "template " + o.template_name +
+                   ", K=" + std::to_string(o.samples) + ", temperature " + num(o.temperature) +
                    ", top-p " + num(o.top_p) + ", max new tokens " +
                    (o.max_new_tokens > 0 ? std::to_string(o.max_new_tokens) : "from context") +
                    "\n\n" + format_eval_table(results);
@@ -155,7 +158,8 @@ void run_eval(const EvalArgs& a) {
 
   init_runtime(a.threads);
   const c10::Device device = parse_device(a.device);
-  const c10::ScalarType dtype = a.dtype == "auto" ? default_dtype_for(device) : parse_dtype(a.dtype);
+  const c10::ScalarType dtype =
+      a.dtype == "auto" ? default_dtype_for(device) : parse_dtype(a.dtype);
   const Tokenizer tokenizer = Tokenizer::from_file(tok_path);
   CausalLM model = load_model(a.model, dtype, device);
   LOG_INFO("model ", a.model, " (", model->config().model_type, ", ",
@@ -171,7 +175,8 @@ void run_eval(const EvalArgs& a) {
     EvalOptions bo = o;
     bo.name = s.name;
     bo.last_number = a.last_number || benchmark_uses_last_number(s.name);
-    results.push_back(evaluate(model, tokenizer, s.problems, bo, path_join(out, s.name + ".jsonl")));
+    results.push_back(
+        evaluate(model, tokenizer, s.problems, bo, path_join(out, s.name + ".jsonl")));
     // The summary is rewritten after each benchmark so a long sweep leaves partial results.
     write_summary(out, a, o, sets, results);
   }
@@ -180,15 +185,15 @@ void run_eval(const EvalArgs& a) {
 }
 
 const CommandRegistrar kRegistrar(
-    "eval", "evaluate a model on math benchmarks (avg@K, pass@K)", /*order=*/20,
-    [](CLI::App& app) {
+    "eval", "evaluate a model on math benchmarks (avg@K, pass@K)", /*order=*/20, [](CLI::App& app) {
       auto a = std::make_shared<EvalArgs>();
       std::string known;
       for (const auto& n : benchmark_names()) known += (known.empty() ? "" : ",") + n;
-      app.add_option("--model", a->model, "Hugging Face model folder (config.json, "
-                     "*.safetensors, tokenizer.json)")->required();
-      app.add_option("--bench", a->bench, "benchmarks, comma-separated: " + known)
-          ->delimiter(',');
+      app.add_option("--model", a->model,
+                     "Hugging Face model folder (config.json, "
+                     "*.safetensors, tokenizer.json)")
+          ->required();
+      app.add_option("--bench", a->bench, "benchmarks, comma-separated: " + known)->delimiter(',');
       app.add_option("--data", a->data, "extra JSONL file(s) with id/problem/answer rows");
       app.add_option("--data-dir", a->data_dir,
                      "folder of the benchmark files (default: $POPO_DATA_DIR or ../shared/data)");
@@ -199,9 +204,12 @@ const CommandRegistrar kRegistrar(
       app.add_option("--top-k", a->top_k, "top-k sampling; 0 disables")->capture_default_str();
       app.add_option("--max-tokens", a->max_tokens,
                      "max new tokens per response (default 0: the model's context minus the "
-                     "prompt)")->capture_default_str();
-      app.add_option("--template", a->chat_template, "prompt template: qwen-boxed, chatml, "
-                     "plain, raw")->capture_default_str();
+                     "prompt)")
+          ->capture_default_str();
+      app.add_option("--template", a->chat_template,
+                     "prompt template: qwen-boxed, chatml, "
+                     "plain, raw")
+          ->capture_default_str();
       app.add_option("--out", a->out, "output folder (default: eval/<model folder name>)");
       app.add_option("--limit", a->limit, "first N problems of each benchmark; 0 = all")
           ->capture_default_str();
@@ -211,8 +219,10 @@ const CommandRegistrar kRegistrar(
       app.add_flag("--strict", a->strict, "a row without problem/answer is an error, not skipped");
       app.add_flag("--last-number", a->last_number,
                    "accept the response's last number as its answer (always on for gsm8k)");
-      app.add_option("--dtype", a->dtype, "auto (float32 on CPU, bfloat16 on CUDA), float32, "
-                     "bfloat16, float16")->capture_default_str();
+      app.add_option("--dtype", a->dtype,
+                     "auto (float32 on CPU, bfloat16 on CUDA), float32, "
+                     "bfloat16, float16")
+          ->capture_default_str();
       app.add_option("--device", a->device, "auto, cpu, cuda, cuda:N")->capture_default_str();
       app.add_option("--threads", a->threads, "libtorch intra-op threads; 0 keeps the default")
           ->capture_default_str();

@@ -28,8 +28,10 @@ EvalOptions resolve_eval_options(const EvalOptions& options) {
   EvalOptions o = options;
   POPO_CHECK(o.samples >= 1, "eval: samples (K) must be >= 1, got ", o.samples);
   POPO_CHECK(o.batch_rollouts >= 1, "eval: batch size must be >= 1, got ", o.batch_rollouts);
-  POPO_CHECK(o.max_new_tokens >= 0, "eval: max new tokens must be >= 0 (0 = from the model's "
-             "context), got ", o.max_new_tokens);
+  POPO_CHECK(o.max_new_tokens >= 0,
+             "eval: max new tokens must be >= 0 (0 = from the model's "
+             "context), got ",
+             o.max_new_tokens);
   const auto names = chat_template_names();
   if (std::find(names.begin(), names.end(), o.template_name) == names.end()) {
     std::string known;
@@ -67,8 +69,8 @@ EvalSample judge_response(const MathProblem& problem, int problem_index, int sam
 
 EvalResult summarize_samples(const std::string& name, int num_problems, int k,
                              const std::vector<EvalSample>& samples) {
-  POPO_CHECK(num_problems >= 1 && k >= 1, "eval '", name, "': expected >= 1 problems and K >= 1, got ",
-             num_problems, " problems, K=", k);
+  POPO_CHECK(num_problems >= 1 && k >= 1, "eval '", name,
+             "': expected >= 1 problems and K >= 1, got ", num_problems, " problems, K=", k);
   EvalResult r;
   r.name = name;
   r.problems = num_problems;
@@ -113,17 +115,12 @@ std::string samples_to_jsonl(const std::vector<EvalSample>& samples) {
   });
   std::string out;
   for (const EvalSample* s : order) {
-    nlohmann::ordered_json j = {{"id", s->id},
-                        {"sample", s->sample},
-                        {"prompt", s->prompt},
-                        {"response", s->response},
-                        {"gold", s->gold},
-                        {"extracted", s->extracted},
-                        {"rule", s->rule},
-                        {"verdict", s->verdict},
-                        {"correct", s->correct},
-                        {"response_tokens", s->response_tokens},
-                        {"finish", s->finish}};
+    nlohmann::ordered_json j = {{"id", s->id},           {"sample", s->sample},
+                                {"prompt", s->prompt},   {"response", s->response},
+                                {"gold", s->gold},       {"extracted", s->extracted},
+                                {"rule", s->rule},       {"verdict", s->verdict},
+                                {"correct", s->correct}, {"response_tokens", s->response_tokens},
+                                {"finish", s->finish}};
     // Responses of a sampled model may hold invalid UTF-8 only if decode let it through; replace.
     out += j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     out += '\n';

@@ -2,6 +2,8 @@
 // arithmetic (pass@k, aggregation, tables) lives in eval_scoring.cpp. Mirrors the loop of
 // Qwen2.5-Math's evaluation/math_eval.py (chat template, K samples, stop words, extraction,
 // grading), with batching by rollouts and prompts sorted by length to limit padding.
+#include "eval/evaluator.h"
+
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -18,7 +20,6 @@
 #include "core/io.h"
 #include "core/log.h"
 #include "core/progress.h"
-#include "eval/evaluator.h"
 #include "sampling/generate.h"
 #include "tokenizer/chat_template.h"
 #include "tokenizer/tokenizer.h"
@@ -42,8 +43,8 @@ std::vector<int64_t> eos_ids_for(const CausalLM& model, const Tokenizer& tokeniz
 
 // Fills out[i] = jobs[i]() on up to max_threads threads (the verifier is thread-safe and bounded
 // per call, so a slow comparison delays one thread only).
-void judge_parallel(std::vector<EvalSample>& out, const std::vector<std::function<EvalSample()>>& jobs,
-                    int max_threads) {
+void judge_parallel(std::vector<EvalSample>& out,
+                    const std::vector<std::function<EvalSample()>>& jobs, int max_threads) {
   out.resize(jobs.size());
   const int threads = std::max(1, std::min<int>(max_threads, static_cast<int>(jobs.size())));
   if (threads == 1) {
@@ -86,9 +87,8 @@ EvalResult evaluate(CausalLM& model, const Tokenizer& tokenizer,
   // Longest prompts first: padding stays small within a batch and memory peaks early.
   std::vector<int> order(num_problems);
   std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
-    return prompt_ids[a].size() > prompt_ids[b].size();
-  });
+  std::stable_sort(order.begin(), order.end(),
+                   [&](int a, int b) { return prompt_ids[a].size() > prompt_ids[b].size(); });
 
   SamplingConfig sc;
   sc.temperature = o.temperature;
@@ -111,8 +111,8 @@ EvalResult evaluate(CausalLM& model, const Tokenizer& tokenizer,
   const int prompts_per_call = std::max(1, o.batch_rollouts / K);
   std::unique_ptr<Progress> progress;
   if (o.show_progress) {
-    progress = std::make_unique<Progress>(o.name, static_cast<int64_t>(num_problems) * K,
-                                          stderr_is_tty());
+    progress =
+        std::make_unique<Progress>(o.name, static_cast<int64_t>(num_problems) * K, stderr_is_tty());
     progress->update(0);
   }
 

@@ -8,10 +8,9 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json_fwd.hpp>
 
 #include "data/math_dataset.h"
 #include "model/causal_lm.h"
@@ -22,54 +21,54 @@ namespace popo {
 class Tokenizer;
 
 struct EvalOptions {
-  std::string name = "eval";              // benchmark label in the summary and progress line
+  std::string name = "eval";                 // benchmark label in the summary and progress line
   std::string template_name = "qwen-boxed";  // chat_template.h name wrapping each problem
-  int samples = 1;                        // K responses per problem (>= 1)
-  double temperature = -1;                // < 0: Qwen2.5-Math default (0 when K = 1, else 0.6)
-  double top_p = -1;                      // <= 0: default (1 when K = 1, else 0.95)
-  int64_t top_k = 0;                      // 0 disables
-  int64_t max_new_tokens = 0;             // 0: the model's context minus the longest prompt
-  int batch_rollouts = 64;                // rollouts per generate call (prompts * K); >= K used
-  uint64_t seed = 0;                      // sampling seed (batch b uses a seed derived from it)
-  bool last_number = false;               // also accept the response's last number as answer
-                                          // (always on for benchmarks that use it, e.g. gsm8k)
-  std::vector<int64_t> eos_token_ids;     // empty: model config + <|im_end|> / <|endoftext|>
-  std::vector<std::string> stop_strings;  // extra stop strings (a template may add its own)
-  VerifyOptions verify;                   // verifier limits (allow_last_number is set from above)
-  bool show_progress = true;              // progress bar / lines on stderr; false = silent
+  int samples = 1;                           // K responses per problem (>= 1)
+  double temperature = -1;                   // < 0: Qwen2.5-Math default (0 when K = 1, else 0.6)
+  double top_p = -1;                         // <= 0: default (1 when K = 1, else 0.95)
+  int64_t top_k = 0;                         // 0 disables
+  int64_t max_new_tokens = 0;                // 0: the model's context minus the longest prompt
+  int batch_rollouts = 64;                   // rollouts per generate call (prompts * K); >= K used
+  uint64_t seed = 0;                         // sampling seed (batch b uses a seed derived from it)
+  bool last_number = false;                  // also accept the response's last number as answer
+                                             // (always on for benchmarks that use it, e.g. gsm8k)
+  std::vector<int64_t> eos_token_ids;        // empty: model config + <|im_end|> / <|endoftext|>
+  std::vector<std::string> stop_strings;     // extra stop strings (a template may add its own)
+  VerifyOptions verify;       // verifier limits (allow_last_number is set from above)
+  bool show_progress = true;  // progress bar / lines on stderr; false = silent
 };
 
 // One judged response.
 struct EvalSample {
-  int problem = 0;             // index into the problem list
-  int sample = 0;              // 0..K-1
-  std::string id;              // problem id
-  std::string prompt;          // prompt text (after the chat template)
-  std::string response;        // decoded response (special tokens dropped)
-  std::string gold;            // reference answer
-  std::string extracted;       // extracted answer ("" when none)
-  std::string rule;            // extraction rule: none | boxed | answer_is | last_number
-  std::string verdict;         // correct | incorrect | no_answer
-  std::string finish;          // stop | stop_string | length | prompt_too_long
+  int problem = 0;              // index into the problem list
+  int sample = 0;               // 0..K-1
+  std::string id;               // problem id
+  std::string prompt;           // prompt text (after the chat template)
+  std::string response;         // decoded response (special tokens dropped)
+  std::string gold;             // reference answer
+  std::string extracted;        // extracted answer ("" when none)
+  std::string rule;             // extraction rule: none | boxed | answer_is | last_number
+  std::string verdict;          // correct | incorrect | no_answer
+  std::string finish;           // stop | stop_string | length | prompt_too_long
   int64_t response_tokens = 0;  // generated tokens, EOS included
   bool correct = false;
 };
 
 struct EvalResult {
   std::string name;
-  int problems = 0;                   // problems evaluated
-  int samples = 0;                    // K responses per problem
-  int64_t responses = 0;              // problems * samples
-  int64_t correct = 0;                // correct responses over all problems and samples
-  int64_t no_answer = 0;              // responses without an extractable answer
-  int64_t truncated = 0;              // responses cut by the token budget (finish = length)
-  double avg_at_k = 0;                // correct / responses
-  double pass_at_k = 0;               // mean over problems of pass_at_k(K, c_i, K)
-  double mean_response_tokens = 0;    // mean generated tokens per response
-  double no_answer_share = 0;         // no_answer / responses
-  double truncated_share = 0;         // truncated / responses
-  double seconds = 0;                 // wall time of the evaluation (0 when only summarised)
-  double temperature = 0, top_p = 1;  // sampling settings used
+  int problems = 0;                      // problems evaluated
+  int samples = 0;                       // K responses per problem
+  int64_t responses = 0;                 // problems * samples
+  int64_t correct = 0;                   // correct responses over all problems and samples
+  int64_t no_answer = 0;                 // responses without an extractable answer
+  int64_t truncated = 0;                 // responses cut by the token budget (finish = length)
+  double avg_at_k = 0;                   // correct / responses
+  double pass_at_k = 0;                  // mean over problems of pass_at_k(K, c_i, K)
+  double mean_response_tokens = 0;       // mean generated tokens per response
+  double no_answer_share = 0;            // no_answer / responses
+  double truncated_share = 0;            // truncated / responses
+  double seconds = 0;                    // wall time of the evaluation (0 when only summarised)
+  double temperature = 0, top_p = 1;     // sampling settings used
   std::vector<int> correct_per_problem;  // c_i, in problem order
 };
 

@@ -33,18 +33,18 @@ TEST(PassAtK, HandComputedTable) {
     double expected;  // 1 - C(n-c, k) / C(n, k), worked by hand
   };
   const Case cases[] = {
-      {5, 2, 1, 0.4},                 // 1 - 3/5
-      {5, 2, 2, 0.7},                 // 1 - C(3,2)/C(5,2) = 1 - 3/10
-      {5, 0, 1, 0.0},                 // no correct sample
-      {5, 0, 5, 0.0},                 //
-      {5, 4, 2, 1.0},                 // n - c = 1 < k: every draw of 2 holds a correct one
-      {5, 5, 1, 1.0},                 //
-      {1, 1, 1, 1.0},                 //
-      {1, 0, 1, 0.0},                 //
-      {10, 3, 5, 1.0 - 21.0 / 252},   // C(7,5) = 21, C(10,5) = 252
-      {4, 1, 4, 1.0},                 // pass@K with K = n: any correct sample passes
-      {200, 1, 100, 0.5},             // C(199,100)/C(200,100) = 100/200; huge binomials
-      {1000, 10, 1, 0.01},            // pass@1 = c / n
+      {5, 2, 1, 0.4},                // 1 - 3/5
+      {5, 2, 2, 0.7},                // 1 - C(3,2)/C(5,2) = 1 - 3/10
+      {5, 0, 1, 0.0},                // no correct sample
+      {5, 0, 5, 0.0},                //
+      {5, 4, 2, 1.0},                // n - c = 1 < k: every draw of 2 holds a correct one
+      {5, 5, 1, 1.0},                //
+      {1, 1, 1, 1.0},                //
+      {1, 0, 1, 0.0},                //
+      {10, 3, 5, 1.0 - 21.0 / 252},  // C(7,5) = 21, C(10,5) = 252
+      {4, 1, 4, 1.0},                // pass@K with K = n: any correct sample passes
+      {200, 1, 100, 0.5},            // C(199,100)/C(200,100) = 100/200; huge binomials
+      {1000, 10, 1, 0.01},           // pass@1 = c / n
   };
   for (const auto& c : cases) {
     EXPECT_NEAR(pass_at_k(c.n, c.c, c.k), c.expected, 1e-12)
@@ -62,14 +62,14 @@ TEST(PassAtK, InvalidArgumentsThrow) {
 TEST(EvalOptions, QwenMathDefaults) {
   struct Case {
     int samples;
-    double temperature, top_p;        // given (-1 = unset)
+    double temperature, top_p;  // given (-1 = unset)
     double want_temperature, want_top_p;
   };
   const Case cases[] = {
-      {1, -1, -1, 0.0, 1.0},     // greedy for one sample
-      {16, -1, -1, 0.6, 0.95},   // sampling for K > 1
-      {4, 1.0, -1, 1.0, 0.95},   // a given temperature is kept
-      {1, 0.7, 0.9, 0.7, 0.9},   //
+      {1, -1, -1, 0.0, 1.0},    // greedy for one sample
+      {16, -1, -1, 0.6, 0.95},  // sampling for K > 1
+      {4, 1.0, -1, 1.0, 0.95},  // a given temperature is kept
+      {1, 0.7, 0.9, 0.7, 0.9},  //
   };
   for (const auto& c : cases) {
     EvalOptions o;
@@ -101,12 +101,12 @@ TEST(EvalAggregation, AvgAndPassAtKOverFakeResponses) {
   // K = 4 per problem. p0: 2 correct, 1 wrong, 1 no answer; p1: none correct, 1 no answer (cut
   // by the token budget); p2: 4 correct through "The answer is".
   const std::vector<Fake> fakes = {
-      {0, "so \\boxed{4}", 10, "stop"},          {0, "\\boxed{4.0}", 20, "stop"},
-      {0, "\\boxed{5}", 30, "stop"},              {0, "I do not know", 40, "stop"},
-      {1, "\\boxed{3}", 10, "stop"},              {1, "\\boxed{2}", 10, "stop"},
-      {1, "\\boxed{1}", 10, "stop"},              {1, "half of one is", 100, "length"},
-      {2, "The answer is 7.", 5, "stop"},         {2, "The answer is 7", 5, "stop"},
-      {2, "\\boxed{7}", 5, "stop"},               {2, "\\boxed{\\frac{14}{2}}", 5, "stop"},
+      {0, "so \\boxed{4}", 10, "stop"},   {0, "\\boxed{4.0}", 20, "stop"},
+      {0, "\\boxed{5}", 30, "stop"},      {0, "I do not know", 40, "stop"},
+      {1, "\\boxed{3}", 10, "stop"},      {1, "\\boxed{2}", 10, "stop"},
+      {1, "\\boxed{1}", 10, "stop"},      {1, "half of one is", 100, "length"},
+      {2, "The answer is 7.", 5, "stop"}, {2, "The answer is 7", 5, "stop"},
+      {2, "\\boxed{7}", 5, "stop"},       {2, "\\boxed{\\frac{14}{2}}", 5, "stop"},
   };
   EvalOptions o;
   std::vector<EvalSample> samples;
@@ -151,7 +151,8 @@ TEST(EvalAggregation, AvgAndPassAtKOverFakeResponses) {
 TEST(EvalAggregation, LastNumberFallbackOnlyWhenAsked) {
   const MathProblem p{"g0", "eggs?", "18"};
   EvalOptions o;
-  EXPECT_EQ(judge_response(p, 0, 0, "", "She makes 18 dollars.", 5, "stop", o).verdict, "no_answer");
+  EXPECT_EQ(judge_response(p, 0, 0, "", "She makes 18 dollars.", 5, "stop", o).verdict,
+            "no_answer");
   o.last_number = true;
   const EvalSample s = judge_response(p, 0, 0, "", "She makes 18 dollars.", 5, "stop", o);
   EXPECT_TRUE(s.correct);
@@ -251,7 +252,8 @@ TEST_F(PopoEval, RunsEndToEndAndWritesConsistentOutputs) {
   int rc = 0;
   const std::string log = run_popo("eval --model " + *model_ + " --bench gsm8k --data " + *data_ +
                                        " --limit 3 --max-tokens 16 --samples 2 --batch-size 4 "
-                                       "--device cpu --out " + out,
+                                       "--device cpu --out " +
+                                       out,
                                    &rc);
   ASSERT_EQ(rc, 0) << log;
   // The row without an answer is skipped and reported with its line number.
@@ -354,7 +356,8 @@ TEST_F(PopoEval, UnknownBenchmarkIsAnErrorListingKnownOnes) {
 
 TEST_F(PopoEval, MissingAnswerWithStrictIsAnErrorNamingFileAndLine) {
   int rc = 0;
-  const std::string log = run_popo("eval --model " + *model_ + " --data " + *data_ + " --strict", &rc);
+  const std::string log =
+      run_popo("eval --model " + *model_ + " --data " + *data_ + " --strict", &rc);
   EXPECT_NE(rc, 0);
   EXPECT_NE(log.find(*data_ + ":2"), std::string::npos) << log;
   EXPECT_NE(log.find("answer"), std::string::npos) << log;
