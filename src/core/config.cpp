@@ -4,6 +4,7 @@
 // YAML's own type guessing, so "1e-6", "yes" or "~" mean the same in a file and on the command
 // line.
 #include "core/config.h"
+#include "core/strings.h"
 
 #include <yaml-cpp/yaml.h>
 
@@ -70,12 +71,6 @@ std::string join_key(const std::string& prefix, const std::string& name) {
   return prefix.empty() ? name : prefix + "." + name;
 }
 
-std::string trim(const std::string& s) {
-  size_t b = 0, e = s.size();
-  while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
-  while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
-  return s.substr(b, e - b);
-}
 
 // ---- scalar text <-> value ---------------------------------------------------------------------
 

@@ -1,5 +1,6 @@
 // Final-answer extraction; see answer_extract.h. Every rule is one linear pass over the response.
 #include "reward/answer_extract.h"
+#include "core/strings.h"
 
 #include <algorithm>
 #include <cctype>
@@ -9,14 +10,6 @@ namespace popo {
 
 namespace {
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f'; }
-
-std::string trim(const std::string& s) {
-  size_t b = 0, e = s.size();
-  while (b < e && is_space(s[b])) ++b;
-  while (e > b && is_space(s[e - 1])) --e;
-  return s.substr(b, e - b);
-}
 
 // Returns match[i] = index of the '}' closing the '{' at i (npos when unclosed or not a brace).
 // Escaped braces (\{ and \}) are literal characters and do not count. One pass with a stack.

@@ -1,6 +1,7 @@
 // Canonical answer strings; see math_normalize.h. Each step is a small linear pass; the order
 // matters (wrappers first, then units, then spaces, then number forms).
 #include "reward/math_normalize.h"
+#include "core/strings.h"
 
 #include <algorithm>
 #include <cctype>
@@ -12,14 +13,6 @@ namespace {
 
 bool is_alpha(char c) { return std::isalpha(static_cast<unsigned char>(c)) != 0; }
 bool is_digit(char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; }
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f'; }
-
-std::string trim(const std::string& s) {
-  size_t b = 0, e = s.size();
-  while (b < e && is_space(s[b])) ++b;
-  while (e > b && is_space(s[e - 1])) --e;
-  return s.substr(b, e - b);
-}
 
 std::string replace_all(const std::string& s, const std::string& from, const std::string& to) {
   if (from.empty()) return s;
