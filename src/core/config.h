@@ -1,0 +1,163 @@
+// Config field tables (gemma.cpp's ArgsBase::ForEach): each config struct lists its fields once in
+// `template <class V> void visit_fields(V& v)` as v("key", member, "doc; default meaning, 0 = off").
+// That table drives YAML load (strict: unknown keys and wrong types are errors with a "did you
+// mean"), dotted command-line overrides `trainer.lr=1e-6`, the --help listing, the startup table
+// and the resolved-config dump. yaml-cpp stays inside config.cpp: the templates here only build a
+// type-erased tree of field pointers. Supported field types: bool, int, int64_t, uint64_t, double,
+// std::string, std::vector<std::string>, std::vector<int64_t>, and nested structs with visit_fields.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace popo {
+
+namespace config_detail {
+
+enum class FieldType { kBool, kInt, kInt64, kUInt64, kDouble, kString, kStringList, kInt64List, kStruct };
+
+// One field of a config: a leaf (ptr points at the member) or a section (children).
+struct FieldNode {
+  std::string name;
+  std::string doc;
+  FieldType type = FieldType::kStruct;
+  void* ptr = nullptr;
+  std::vector<FieldNode> children;
+};
+
+struct Collector;
+
+template <class T, class = void>
+struct has_visit_fields : std::false_type {};
+template <class T>
+struct has_visit_fields<T, std::void_t<decltype(std::declval<T&>().visit_fields(
+                               std::declval<Collector&>()))>> : std::true_type {};
+
+// The visitor handed to visit_fields: records each field's name, doc, type and address.
+struct Collector {
+  std::vector<FieldNode>* out;
+
+  void operator()(const char* name, bool& x, const char* doc) { add(name, doc, FieldType::kBool, &x); }
+  void operator()(const char* name, int& x, const char* doc) { add(name, doc, FieldType::kInt, &x); }
+  void operator()(const char* name, int64_t& x, const char* doc) { add(name, doc, FieldType::kInt64, &x); }
+  void operator()(const char* name, uint64_t& x, const char* doc) { add(name, doc, FieldType::kUInt64, &x); }
+  void operator()(const char* name, double& x, const char* doc) { add(name, doc, FieldType::kDouble, &x); }
+  void operator()(const char* name, std::string& x, const char* doc) { add(name, doc, FieldType::kString, &x); }
+  void operator()(const char* name, std::vector<std::string>& x, const char* doc) {
+    add(name, doc, FieldType::kStringList, &x);
+  }
+  void operator()(const char* name, std::vector<int64_t>& x, const char* doc) {
+    add(name, doc, FieldType::kInt64List, &x);
+  }
+  template <class U>
+  void operator()(const char* name, U& section, const char* doc) {
+    static_assert(has_visit_fields<U>::value,
+                  "config field type not supported: use bool, int, int64_t, uint64_t, double, "
+                  "std::string, std::vector<std::string>, std::vector<int64_t> or a struct with "
+                  "visit_fields");
+    FieldNode node{name, doc, FieldType::kStruct, nullptr, {}};
+    Collector inner{&node.children};
+    section.visit_fields(inner);
+    push(std::move(node));
+  }
+
+ private:
+  void add(const char* name, const char* doc, FieldType type, void* ptr) {
+    push(FieldNode{name, doc, type, ptr, {}});
+  }
+  void push(FieldNode node);  // rejects duplicate and malformed names (a bug in a field table)
+};
+
+// Returns the field tree of cfg (root: a section named ""). The tree points into cfg.
+template <class T>
+FieldNode collect_fields(T& cfg) {
+  static_assert(has_visit_fields<T>::value, "config type needs visit_fields");
+  FieldNode root;
+  Collector c{&root.children};
+  cfg.visit_fields(c);
+  return root;
+}
+
+// Tree-level implementations (config.cpp).
+void load_yaml_text(const FieldNode& root, const std::string& text, const std::string& source);
+void apply_override_text(const FieldNode& root, const std::string& dotted_key_eq_value,
+                         const std::string& source);
+std::string dump_yaml_tree(const FieldNode& root);
+std::string describe_tree(const FieldNode& root);
+std::vector<std::pair<std::string, std::string>> flatten_tree(const FieldNode& root);
+std::string format_table(const std::vector<std::pair<std::string, std::string>>& rows);
+
+}  // namespace config_detail
+
+// Loads YAML text into cfg: keys present overwrite fields, absent keys keep their values. Unknown
+// keys, duplicate keys and wrong types throw popo::Error naming `source`, the line, the full dotted
+// key, the expected type and the value got, plus a "did you mean" for near-miss keys. On error
+// cfg is left unchanged.
+template <class T>
+void load_yaml_string(const std::string& text, T& cfg, const std::string& source = "<string>") {
+  T tmp = cfg;
+  config_detail::load_yaml_text(config_detail::collect_fields(tmp), text, source);
+  cfg = std::move(tmp);
+}
+
+// Loads the YAML file at path into cfg (as load_yaml_string, errors name the path).
+template <class T>
+void load_yaml_file(const std::string& path, T& cfg);
+
+// Applies one command-line override "a.b.c=value" to cfg. Scalars take the text after '='
+// verbatim (strings may contain '=' and spaces); lists take YAML flow syntax "[a, b]". Unknown keys,
+// sections and bad values throw popo::Error mentioning "command line". On error cfg is unchanged.
+template <class T>
+void apply_override(T& cfg, const std::string& dotted_key_eq_value) {
+  T tmp = cfg;
+  config_detail::apply_override_text(config_detail::collect_fields(tmp), dotted_key_eq_value,
+                                     "command line");
+  cfg = std::move(tmp);
+}
+
+// Applies each override in order (later ones win).
+template <class T>
+void apply_overrides(T& cfg, const std::vector<std::string>& overrides) {
+  for (const std::string& o : overrides) apply_override(cfg, o);
+}
+
+// Returns cfg as YAML (block style, one "# doc" comment per field); load_yaml_string of the result
+// reproduces every value exactly (doubles are written with enough digits to round-trip).
+template <class T>
+std::string dump_yaml(const T& cfg) {
+  // collect_fields needs a mutable reference; the dump only reads through it.
+  return config_detail::dump_yaml_tree(config_detail::collect_fields(const_cast<T&>(cfg)));
+}
+
+// Returns the --help listing: one line per field "key  type  default  doc", sections as headers.
+// Pass a default-constructed config so the defaults column shows the defaults.
+template <class T>
+std::string describe_fields(const T& cfg) {
+  return config_detail::describe_tree(config_detail::collect_fields(const_cast<T&>(cfg)));
+}
+
+// Returns (dotted key, value text) for every leaf, in table order. Values use the same spelling as
+// overrides accept: true/false, integers, shortest round-trip doubles, raw strings, "[a, b]".
+template <class T>
+std::vector<std::pair<std::string, std::string>> flatten(const T& cfg) {
+  return config_detail::flatten_tree(config_detail::collect_fields(const_cast<T&>(cfg)));
+}
+
+// Returns the startup table: "key | value" lines with the key column aligned.
+template <class T>
+std::string config_table(const T& cfg) {
+  return config_detail::format_table(flatten(cfg));
+}
+
+// Returns the contents of the file at path (declared here to keep core/io.h out of this header).
+std::string read_config_file(const std::string& path);
+
+template <class T>
+void load_yaml_file(const std::string& path, T& cfg) {
+  load_yaml_string(read_config_file(path), cfg, path);
+}
+
+}  // namespace popo

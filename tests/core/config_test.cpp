@@ -1,0 +1,307 @@
+#include "core/config.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <filesystem>
+#include <limits>
+
+#include "core/error.h"
+#include "core/io.h"
+
+namespace popo {
+namespace {
+
+struct SamplingSection {
+  double temperature = 1.0;
+  int top_k = 0;
+  std::vector<std::string> stop = {"</s>"};
+  template <class V>
+  void visit_fields(V& v) {
+    v("temperature", temperature, "softmax temperature; 0 = greedy");
+    v("top_k", top_k, "keep the k most likely tokens; 0 disables");
+    v("stop", stop, "stop strings");
+  }
+};
+
+struct TrainerSection {
+  double lr = 1e-6;
+  int64_t steps = 100;
+  SamplingSection sampling;
+  template <class V>
+  void visit_fields(V& v) {
+    v("lr", lr, "learning rate");
+    v("steps", steps, "optimizer steps");
+    v("sampling", sampling, "rollout sampling");
+  }
+};
+
+struct TestConfig {
+  bool use_kv_cache = true;
+  uint64_t seed = 7;
+  std::string name = "grpo";
+  std::vector<int64_t> eval_steps = {10, 20};
+  TrainerSection trainer;
+  template <class V>
+  void visit_fields(V& v) {
+    v("use_kv_cache", use_kv_cache, "reuse keys and values while decoding");
+    v("seed", seed, "run seed");
+    v("name", name, "algorithm name");
+    v("eval_steps", eval_steps, "steps at which to evaluate");
+    v("trainer", trainer, "optimizer and rollout settings");
+  }
+};
+
+// Returns the message of the popo::Error thrown by fn ("" if none was thrown).
+template <class Fn>
+std::string error_of(Fn fn) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+TEST(Config, LoadsNestedValuesAndKeepsAbsentDefaults) {
+  TestConfig c;
+  load_yaml_string(
+      "seed: 42\n"
+      "trainer:\n"
+      "  lr: 3.0e-5\n"
+      "  sampling:\n"
+      "    temperature: 0.7\n"
+      "    stop: [a, \"b c\"]\n"
+      "eval_steps: []\n",
+      c);
+  EXPECT_EQ(c.seed, 42u);
+  EXPECT_DOUBLE_EQ(c.trainer.lr, 3.0e-5);
+  EXPECT_DOUBLE_EQ(c.trainer.sampling.temperature, 0.7);
+  EXPECT_EQ(c.trainer.sampling.stop, (std::vector<std::string>{"a", "b c"}));
+  EXPECT_TRUE(c.eval_steps.empty());
+  EXPECT_EQ(c.trainer.steps, 100);  // absent: default kept
+  EXPECT_EQ(c.name, "grpo");
+  EXPECT_TRUE(c.use_kv_cache);
+}
+
+TEST(Config, UnknownKeyNamesFullDottedKeyAndSuggestsNearMiss) {
+  struct Case {
+    std::string yaml, want_key, want_suggestion;
+  };
+  const Case cases[] = {
+      {"trainer:\n  lrr: 1\n", "unknown key 'trainer.lrr'", "did you mean 'trainer.lr'"},
+      {"trainer:\n  sampling:\n    temprature: 1\n", "unknown key 'trainer.sampling.temprature'",
+       "did you mean 'trainer.sampling.temperature'"},
+      {"lr: 1\n", "unknown key 'lr'", "did you mean 'trainer.lr'"},  // right name, wrong section
+      {"trainer:\n  zzzzzzzz: 1\n", "unknown key 'trainer.zzzzzzzz'", "valid keys in 'trainer': lr steps sampling"},
+  };
+  for (const Case& c : cases) {
+    TestConfig cfg;
+    const std::string msg = error_of([&] { load_yaml_string(c.yaml, cfg, "configs/x.yaml"); });
+    EXPECT_TRUE(contains(msg, c.want_key)) << msg;
+    EXPECT_TRUE(contains(msg, c.want_suggestion)) << msg;
+    EXPECT_TRUE(contains(msg, "configs/x.yaml:")) << msg;
+  }
+}
+
+TEST(Config, WrongTypeNamesKeyExpectedTypeAndValue) {
+  struct Case {
+    std::string yaml, key, expected, got;
+  };
+  const Case cases[] = {
+      {"trainer:\n  lr: fast\n", "trainer.lr", "expected double", "got 'fast'"},
+      {"trainer:\n  lr: 1e999\n", "trainer.lr", "expected double", "got '1e999'"},
+      {"use_kv_cache: yes\n", "use_kv_cache", "expected bool", "got 'yes'"},
+      {"use_kv_cache: 1\n", "use_kv_cache", "expected bool", "got '1'"},
+      {"trainer:\n  sampling:\n    top_k: 2.5\n", "trainer.sampling.top_k", "expected int", "got '2.5'"},
+      {"trainer:\n  sampling:\n    top_k: 3000000000\n", "trainer.sampling.top_k", "expected int", "got '3000000000'"},
+      {"seed: -1\n", "seed", "expected uint64", "got '-1'"},
+      {"trainer:\n  steps: [1]\n", "trainer.steps", "expected int64", "got a list"},
+      {"eval_steps: 5\n", "eval_steps", "expected list<int64>", "got '5'"},
+      {"eval_steps: [1, x]\n", "eval_steps[1]", "expected int64", "got 'x'"},
+      {"name:\n", "name", "expected string", "got null"},
+      {"trainer: 3\n", "trainer", "expected a mapping", "got '3'"},
+  };
+  for (const Case& c : cases) {
+    TestConfig cfg;
+    const std::string msg = error_of([&] { load_yaml_string(c.yaml, cfg, "f.yaml"); });
+    EXPECT_TRUE(contains(msg, "'" + c.key + "'")) << c.yaml << " -> " << msg;
+    EXPECT_TRUE(contains(msg, c.expected)) << c.yaml << " -> " << msg;
+    EXPECT_TRUE(contains(msg, c.got)) << c.yaml << " -> " << msg;
+  }
+}
+
+TEST(Config, ErrorsReportLineAndLeaveConfigUnchanged) {
+  TestConfig cfg;
+  const std::string msg = error_of([&] { load_yaml_string("seed: 5\n\ntrainer:\n  lr: x\n", cfg, "a.yaml"); });
+  EXPECT_TRUE(contains(msg, "a.yaml:4:")) << msg;
+  EXPECT_EQ(cfg.seed, 7u);  // the earlier valid key was not applied
+}
+
+TEST(Config, DuplicateKeyAndSyntaxErrorAreReported) {
+  TestConfig cfg;
+  EXPECT_TRUE(contains(error_of([&] { load_yaml_string("seed: 1\nseed: 2\n", cfg, "d.yaml"); }),
+                       "duplicate key 'seed'"));
+  EXPECT_TRUE(contains(error_of([&] { load_yaml_string("trainer: [1,\n", cfg, "s.yaml"); }),
+                       "s.yaml:"));
+}
+
+TEST(Config, OverridesSetNestedValuesWithTheSameChecks) {
+  TestConfig c;
+  apply_overrides(c, {"trainer.lr=1e-6", "trainer.sampling.temperature=0", "name=my run=2",
+                      "eval_steps=[5, 15, -1]", "trainer.sampling.stop=[x, \"y,z\"]",
+                      "use_kv_cache=false", "seed=18446744073709551615", "trainer.steps=-3"});
+  EXPECT_DOUBLE_EQ(c.trainer.lr, 1e-6);
+  EXPECT_EQ(c.trainer.sampling.temperature, 0.0);
+  EXPECT_EQ(c.name, "my run=2");
+  EXPECT_EQ(c.eval_steps, (std::vector<int64_t>{5, 15, -1}));
+  EXPECT_EQ(c.trainer.sampling.stop, (std::vector<std::string>{"x", "y,z"}));
+  EXPECT_FALSE(c.use_kv_cache);
+  EXPECT_EQ(c.seed, std::numeric_limits<uint64_t>::max());
+  EXPECT_EQ(c.trainer.steps, -3);
+
+  struct Bad {
+    std::string kv, want1, want2;
+  };
+  const Bad bad[] = {
+      {"trainer.lrr=1", "command line: unknown key 'trainer.lrr'", "did you mean 'trainer.lr'"},
+      {"trainer.lr=abc", "key 'trainer.lr'", "expected double (number), got 'abc'"},
+      {"trainer=1", "'trainer' is a section", "trainer.lr"},
+      {"trainer.lr.x=1", "'trainer.lr' is a value", "command line"},
+      {"trainer.lr", "key=value", "command line"},
+      {"eval_steps=[1, a]", "key 'eval_steps'", "expected list<int64>"},
+      {"eval_steps=3", "key 'eval_steps'", "expected list<int64>"},
+  };
+  for (const Bad& b : bad) {
+    TestConfig cfg;
+    const std::string msg = error_of([&] { apply_override(cfg, b.kv); });
+    EXPECT_TRUE(contains(msg, b.want1)) << b.kv << " -> " << msg;
+    EXPECT_TRUE(contains(msg, b.want2)) << b.kv << " -> " << msg;
+    EXPECT_DOUBLE_EQ(cfg.trainer.lr, 1e-6);
+  }
+}
+
+TEST(Config, DumpReloadsToIdenticalValues) {
+  TestConfig a;
+  a.use_kv_cache = false;
+  a.seed = std::numeric_limits<uint64_t>::max();
+  a.name = "tricky: \"quoted\" # not a comment\n\ttab \\ ~";
+  a.eval_steps = {std::numeric_limits<int64_t>::min(), 0, 42};
+  a.trainer.lr = 1.0 / 3.0;
+  a.trainer.steps = -9;
+  a.trainer.sampling.temperature = 0.1 + 0.2;  // needs 17 digits
+  a.trainer.sampling.top_k = std::numeric_limits<int>::min();
+  a.trainer.sampling.stop = {"", "true", "null", "[x]", "ünïcode", "-"};
+
+  const std::string yaml = dump_yaml(a);
+  TestConfig b;  // starts from different defaults
+  load_yaml_string(yaml, b, "dump");
+  EXPECT_EQ(b.use_kv_cache, a.use_kv_cache);
+  EXPECT_EQ(b.seed, a.seed);
+  EXPECT_EQ(b.name, a.name);
+  EXPECT_EQ(b.eval_steps, a.eval_steps);
+  EXPECT_EQ(b.trainer.lr, a.trainer.lr);  // bit-exact
+  EXPECT_EQ(b.trainer.steps, a.trainer.steps);
+  EXPECT_EQ(b.trainer.sampling.temperature, a.trainer.sampling.temperature);
+  EXPECT_EQ(b.trainer.sampling.top_k, a.trainer.sampling.top_k);
+  EXPECT_EQ(b.trainer.sampling.stop, a.trainer.sampling.stop);
+  EXPECT_EQ(dump_yaml(b), yaml);
+  EXPECT_TRUE(contains(yaml, "# softmax temperature; 0 = greedy")) << yaml;
+}
+
+TEST(Config, DumpOfSpecialDoublesReloads) {
+  for (double v : {std::numeric_limits<double>::infinity(), -std::numeric_limits<double>::infinity(),
+                   1e300, -0.0, 5e-324, 2.0}) {
+    TestConfig a, b;
+    a.trainer.lr = v;
+    load_yaml_string(dump_yaml(a), b);
+    EXPECT_EQ(b.trainer.lr, v);
+    EXPECT_EQ(std::signbit(b.trainer.lr), std::signbit(v));
+  }
+  TestConfig a, b;
+  a.trainer.lr = std::nan("");
+  load_yaml_string(dump_yaml(a), b);
+  EXPECT_TRUE(std::isnan(b.trainer.lr));
+}
+
+TEST(Config, FileLoadNamesThePath) {
+  const std::string dir =
+      (std::filesystem::temp_directory_path() / ("popo_config_test_" + std::to_string(::getpid()))).string();
+  const std::string path = path_join(dir, "run.yaml");
+  write_file_atomic(path, "trainer:\n  steps: 12\n  sampling:\n    top_kk: 1\n");
+  TestConfig c;
+  const std::string msg = error_of([&] { load_yaml_file(path, c); });
+  EXPECT_TRUE(contains(msg, path + ":4:")) << msg;
+  EXPECT_TRUE(contains(msg, "trainer.sampling.top_k'")) << msg;
+  write_file_atomic(path, "trainer:\n  steps: 12\n");
+  load_yaml_file(path, c);
+  EXPECT_EQ(c.trainer.steps, 12);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Config, FlattenListsLeavesInTableOrder) {
+  TestConfig c;
+  const auto rows = flatten(c);
+  const std::vector<std::pair<std::string, std::string>> want = {
+      {"use_kv_cache", "true"},
+      {"seed", "7"},
+      {"name", "grpo"},
+      {"eval_steps", "[10, 20]"},
+      {"trainer.lr", "1e-06"},
+      {"trainer.steps", "100"},
+      {"trainer.sampling.temperature", "1.0"},
+      {"trainer.sampling.top_k", "0"},
+      {"trainer.sampling.stop", "[</s>]"},
+  };
+  EXPECT_EQ(rows, want);
+  // Every flattened value is accepted back as an override and leaves the config unchanged.
+  TestConfig d;
+  for (const auto& [k, v] : rows) apply_override(d, k + "=" + v);
+  EXPECT_EQ(dump_yaml(d), dump_yaml(c));
+}
+
+TEST(Config, HelpAndTableShowKeysTypesDefaultsDocs) {
+  TestConfig c;
+  const std::string help = describe_fields(c);
+  EXPECT_TRUE(contains(help, "trainer.sampling.temperature")) << help;
+  EXPECT_TRUE(contains(help, "softmax temperature; 0 = greedy")) << help;
+  EXPECT_TRUE(contains(help, "list<int64>")) << help;
+  EXPECT_TRUE(contains(help, "\"grpo\"")) << help;
+  EXPECT_TRUE(contains(help, "trainer:  (optimizer and rollout settings)")) << help;
+  // Each leaf line holds key, type and default in order.
+  for (const auto& [key, type, value] :
+       std::vector<std::tuple<std::string, std::string, std::string>>{
+           {"trainer.lr", "double", "1e-06"}, {"seed", "uint64", "7"}, {"use_kv_cache", "bool", "true"}}) {
+    const size_t k = help.find(key + " ");
+    ASSERT_NE(k, std::string::npos) << key;
+    const std::string line = help.substr(k, help.find('\n', k) - k);
+    const size_t t = line.find(" " + type + " ");
+    const size_t v = line.find(" " + value + " ");
+    EXPECT_NE(t, std::string::npos) << line;
+    EXPECT_NE(v, std::string::npos) << line;
+    EXPECT_LT(t, v) << line;
+  }
+  const std::string table = config_table(c);
+  EXPECT_TRUE(contains(table, "trainer.sampling.top_k       | 0\n")) << table;
+  EXPECT_TRUE(contains(table, "seed                         | 7\n")) << table;
+}
+
+struct DuplicateNames {
+  int a = 0, b = 0;
+  template <class V>
+  void visit_fields(V& v) {
+    v("a", a, "");
+    v("a", b, "");
+  }
+};
+
+TEST(Config, DuplicateFieldNameInTableIsRejected) {
+  DuplicateNames d;
+  EXPECT_TRUE(contains(error_of([&] { flatten(d); }), "duplicate field name 'a'"));
+}
+
+}  // namespace
+}  // namespace popo
