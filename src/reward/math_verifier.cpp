@@ -1,0 +1,473 @@
+// Answer equivalence and the verify() entry point; see math_verifier.h.
+#include "reward/math_verifier.h"
+
+#include <chrono>
+#include <cctype>
+#include <cmath>
+#include <optional>
+#include <vector>
+
+#include "reward/latex_expr.h"
+#include "reward/math_normalize.h"
+
+namespace popo {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr int kMaxDepth = 6;             // nesting of tuples inside tuples
+constexpr size_t kMaxElements = 200;     // elements of one tuple / set
+constexpr size_t kMaxSymbolicLen = 4000;  // longer normalised answers are compared as strings
+
+bool is_digit(char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; }
+bool is_alpha(char c) { return std::isalpha(static_cast<unsigned char>(c)) != 0; }
+
+struct Ctx {
+  const VerifyOptions& opt;
+  Clock::time_point deadline;
+  bool gold_percent;
+};
+
+// ---- numbers -------------------------------------------------------------------------------
+
+struct Number {
+  long double value = 0;
+  bool is_integer = false;  // a plain integer literal: compared digit for digit
+  std::string digits;       // the integer's digits, sign included
+};
+
+// Parses a plain decimal "-12.5" at s[i..]; returns the end index or npos.
+size_t scan_decimal(const std::string& s, size_t i) {
+  size_t j = i;
+  if (j < s.size() && (s[j] == '-' || s[j] == '+')) ++j;
+  size_t d0 = j;
+  while (j < s.size() && is_digit(s[j])) ++j;
+  bool any = j > d0;
+  if (j < s.size() && s[j] == '.') {
+    size_t f0 = ++j;
+    while (j < s.size() && is_digit(s[j])) ++j;
+    any = any || j > f0;
+  }
+  return any ? j : std::string::npos;
+}
+
+std::optional<long double> to_ld(const std::string& s) {
+  if (s.size() > 400) return std::nullopt;
+  try {
+    size_t used = 0;
+    long double v = std::stold(s, &used);
+    if (used != s.size() || !std::isfinite(v)) return std::nullopt;
+    return v;
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
+// Reads a power-of-ten exponent written "{k}" or "k" at s[i..] up to the end of s.
+std::optional<long> read_exponent(const std::string& s, size_t i) {
+  std::string e = s.substr(i);
+  if (e.size() >= 2 && e.front() == '{' && e.back() == '}') e = e.substr(1, e.size() - 2);
+  size_t end = scan_decimal(e, 0);
+  if (end != e.size() || e.find('.') != std::string::npos || e.size() > 6) return std::nullopt;
+  return std::stol(e);
+}
+
+// Returns the value of a plain number form: integer, decimal, a/b, \frac{a}{b}, 4.5e33,
+// 4.5\times10^{33}, 10^{5}; nullopt for anything else.
+std::optional<Number> parse_number(const std::string& s) {
+  if (s.empty() || s.size() > 400) return std::nullopt;
+  Number n;
+  std::string t = s;
+  bool neg = false;
+  if (t[0] == '-') {
+    neg = true;
+    t = t.substr(1);
+  }
+  if (t.compare(0, 6, "\\frac{") == 0) {
+    size_t mid = t.find("}{");
+    if (mid == std::string::npos || t.back() != '}') return std::nullopt;
+    auto a = to_ld(t.substr(6, mid - 6));
+    auto b = to_ld(t.substr(mid + 2, t.size() - mid - 3));
+    if (!a || !b || *b == 0 || scan_decimal(t.substr(6, mid - 6), 0) != mid - 6) return std::nullopt;
+    if (scan_decimal(t.substr(mid + 2, t.size() - mid - 3), 0) != t.size() - mid - 3)
+      return std::nullopt;
+    n.value = (neg ? -1 : 1) * *a / *b;
+    return n;
+  }
+  if (t.compare(0, 3, "10^") == 0) {  // 10^{5}
+    auto k = read_exponent(t, 3);
+    if (!k || std::labs(*k) > 4000) return std::nullopt;
+    n.value = (neg ? -1 : 1) * std::pow(10.0L, static_cast<long double>(*k));
+    if (!std::isfinite(n.value)) return std::nullopt;
+    return n;
+  }
+  size_t end = scan_decimal(t, 0);
+  if (end == std::string::npos) return std::nullopt;
+  if (t[0] == '+' || t[0] == '-') return std::nullopt;
+  std::string mant = t.substr(0, end);
+  auto m = to_ld(mant);
+  if (!m) return std::nullopt;
+  std::string rest = t.substr(end);
+  if (rest.empty()) {
+    n.value = neg ? -*m : *m;
+    if (mant.find('.') == std::string::npos) {
+      n.is_integer = true;
+      size_t z = 0;
+      while (z + 1 < mant.size() && mant[z] == '0') ++z;
+      n.digits = mant.substr(z);
+      if (neg && n.digits != "0") n.digits = "-" + n.digits;
+    }
+    return n;
+  }
+  if (rest[0] == '/') {
+    auto b = to_ld(rest.substr(1));
+    if (!b || *b == 0 || scan_decimal(rest, 1) != rest.size()) return std::nullopt;
+    n.value = (neg ? -1 : 1) * *m / *b;
+    return n;
+  }
+  std::optional<long> k;
+  if (rest[0] == 'e' || rest[0] == 'E') {
+    k = read_exponent(rest, 1);
+  } else {
+    for (const char* times : {"\\times10^", "\\cdot10^", "*10^", "\\times 10^", "\\cdot 10^"}) {
+      std::string tm = times;
+      if (rest.compare(0, tm.size(), tm) == 0) k = read_exponent(rest, tm.size());
+    }
+  }
+  if (!k || std::labs(*k) > 4000) return std::nullopt;
+  n.value = (neg ? -1 : 1) * *m * std::pow(10.0L, static_cast<long double>(*k));
+  if (!std::isfinite(n.value)) return std::nullopt;
+  return n;
+}
+
+bool numbers_close(long double a, long double b, double rel_tol) {
+  long double scale = std::max(std::fabs(a), std::fabs(b));
+  return std::fabs(a - b) <= static_cast<long double>(rel_tol) * scale + 1e-12L;
+}
+
+// ---- structure -----------------------------------------------------------------------------
+
+// Returns s split at top-level occurrences of sep (brackets of all kinds, \{ \} included, and
+// intervals' mixed brackets count as nesting).
+std::vector<std::string> split_top(const std::string& s, const std::string& sep) {
+  std::vector<std::string> parts;
+  int depth = 0;
+  size_t start = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    if (c == '\\' && i + 1 < s.size() && (s[i + 1] == '{' || s[i + 1] == '}')) {
+      depth += s[i + 1] == '{' ? 1 : -1;
+      ++i;
+      continue;
+    }
+    if (c == '(' || c == '[' || c == '{') ++depth;
+    if (c == ')' || c == ']' || c == '}') --depth;
+    if (depth == 0 && s.compare(i, sep.size(), sep) == 0) {
+      // "\cup" must not match inside a longer command; "=" must not be part of \leq etc.
+      parts.push_back(s.substr(start, i - start));
+      start = i + sep.size();
+      i = start - 1;
+    }
+  }
+  parts.push_back(s.substr(start));
+  return parts;
+}
+
+bool starts_with(const std::string& s, const std::string& p) { return s.compare(0, p.size(), p) == 0; }
+bool ends_with(const std::string& s, const std::string& p) {
+  return s.size() >= p.size() && s.compare(s.size() - p.size(), p.size(), p) == 0;
+}
+
+// Returns true if the bracket at s[0] closes exactly at the end of s.
+bool wrapped_whole(const std::string& s, size_t open_len) {
+  int depth = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    if (c == '\\' && i + 1 < s.size() && (s[i + 1] == '{' || s[i + 1] == '}')) {
+      depth += s[i + 1] == '{' ? 1 : -1;
+      ++i;
+    } else if (c == '(' || c == '[' || c == '{') {
+      ++depth;
+    } else if (c == ')' || c == ']' || c == '}') {
+      --depth;
+    }
+    if (depth == 0 && i + 1 < s.size() && i >= open_len - 1) return false;
+  }
+  return depth == 0;
+}
+
+enum class Kind { kScalar, kTuple, kSet, kList, kUnion, kMatrix };
+
+struct Shape {
+  Kind kind = Kind::kScalar;
+  char open = 0, close = 0;
+  std::vector<std::string> items;
+};
+
+Shape shape_of(const std::string& s) {
+  Shape sh;
+  for (const char* env : {"pmatrix", "bmatrix", "matrix", "vmatrix"}) {
+    std::string b = std::string("\\begin{") + env + "}", e = std::string("\\end{") + env + "}";
+    if (starts_with(s, b) && ends_with(s, e)) {
+      sh.kind = Kind::kMatrix;
+      std::string body = s.substr(b.size(), s.size() - b.size() - e.size());
+      for (auto& row : split_top(body, "\\\\")) {
+        if (row.empty()) continue;
+        for (auto& cell : split_top(row, "&")) sh.items.push_back(cell);
+        sh.items.push_back("\\\\");  // row marker, compared literally
+      }
+      return sh;
+    }
+  }
+  auto unions = split_top(s, "\\cup");
+  if (unions.size() > 1) {
+    sh.kind = Kind::kUnion;
+    sh.items = unions;
+    return sh;
+  }
+  if (starts_with(s, "\\{") && ends_with(s, "\\}") && wrapped_whole(s, 2)) {
+    sh.kind = Kind::kSet;
+    sh.items = split_top(s.substr(2, s.size() - 4), ",");
+    return sh;
+  }
+  if (s.size() >= 2 && (s[0] == '(' || s[0] == '[') && (s.back() == ')' || s.back() == ']') &&
+      wrapped_whole(s, 1)) {
+    auto items = split_top(s.substr(1, s.size() - 2), ",");
+    if (items.size() >= 2) {
+      sh.kind = Kind::kTuple;
+      sh.open = s[0];
+      sh.close = s.back();
+      sh.items = items;
+      return sh;
+    }
+  }
+  auto items = split_top(s, ",");
+  if (items.size() >= 2) {
+    sh.kind = Kind::kList;
+    sh.items = items;
+  }
+  return sh;
+}
+
+Equivalence not_equal(const std::string& by, const std::string& why) { return {false, by, why}; }
+
+Equivalence compare_norm(const std::string& a, const std::string& b, const Ctx& ctx, int depth);
+
+// Ordered element-wise comparison.
+bool ordered_equal(const std::vector<std::string>& x, const std::vector<std::string>& y,
+                   const Ctx& ctx, int depth, std::string* why) {
+  if (x.size() != y.size()) {
+    *why = "different number of elements";
+    return false;
+  }
+  for (size_t i = 0; i < x.size(); ++i) {
+    Equivalence e = compare_norm(x[i], y[i], ctx, depth + 1);
+    if (!e.equal) {
+      *why = "element " + std::to_string(i + 1) + " differs";
+      return false;
+    }
+  }
+  return true;
+}
+
+// Unordered (multiset) comparison: each gold element matched to a distinct predicted one.
+bool unordered_equal(const std::vector<std::string>& x, const std::vector<std::string>& y,
+                     const Ctx& ctx, int depth, std::string* why) {
+  if (x.size() != y.size()) {
+    *why = "different number of elements";
+    return false;
+  }
+  std::vector<bool> used(y.size(), false);
+  for (const auto& xi : x) {
+    bool found = false;
+    for (size_t j = 0; j < y.size() && !found; ++j) {
+      if (used[j]) continue;
+      if (compare_norm(xi, y[j], ctx, depth + 1).equal) {
+        used[j] = true;
+        found = true;
+      }
+    }
+    if (!found) {
+      *why = "element " + xi.substr(0, 40) + " has no match";
+      return false;
+    }
+  }
+  return true;
+}
+
+// Returns true and sets *rhs for "x=5", "f(x)=...", "y_1=3" style assignments to a short name.
+bool split_assignment(const std::string& s, std::string* rhs) {
+  auto parts = split_top(s, "=");
+  if (parts.size() != 2) return false;
+  const std::string& lhs = parts[0];
+  if (lhs.empty() || lhs.size() > 8) return false;
+  bool name = is_alpha(lhs[0]) || lhs[0] == '\\';
+  if (!name) return false;
+  for (char c : lhs)
+    if (!(is_alpha(c) || is_digit(c) || c == '_' || c == '\\' || c == '{' || c == '}' ||
+          c == '(' || c == ')'))
+      return false;
+  *rhs = parts[1];
+  return !rhs->empty();
+}
+
+bool has_relation(const std::string& s) {
+  for (const char* r : {"<", ">", "\\leq", "\\geq", "\\neq", "\\lt", "\\gt"})
+    if (s.find(r) != std::string::npos) return true;
+  return false;
+}
+
+Equivalence compare_norm(const std::string& a, const std::string& b, const Ctx& ctx, int depth) {
+  if (a == b) return {true, "exact", ""};
+  if (b.empty()) return not_equal("", "empty answer");
+  if (depth > kMaxDepth) return not_equal("", "nesting deeper than the cap");
+  if (Clock::now() > ctx.deadline) return not_equal("", "time budget exceeded");
+
+  // "x=5" against a bare value (either way round); "x\in[1,2]" against an interval.
+  bool a_eq = split_top(a, "=").size() > 1, b_eq = split_top(b, "=").size() > 1;
+  std::string rhs;
+  if (!a_eq && b_eq && split_assignment(b, &rhs)) return compare_norm(a, rhs, ctx, depth + 1);
+  if (a_eq && !b_eq && split_assignment(a, &rhs)) return compare_norm(rhs, b, ctx, depth + 1);
+  for (const std::string* side : {&a, &b}) {
+    size_t p = side->find("\\in");
+    if (p != std::string::npos && p > 0 && p <= 4 &&
+        !(p + 3 < side->size() && is_alpha((*side)[p + 3]))) {
+      std::string rest = side->substr(p + 3);
+      return side == &a ? compare_norm(rest, b, ctx, depth + 1) : compare_norm(a, rest, ctx, depth + 1);
+    }
+  }
+
+  // Numbers.
+  auto na = parse_number(a), nb = parse_number(b);
+  if (na && nb) {
+    if (na->is_integer && nb->is_integer) {
+      if (na->digits == nb->digits) return {true, "numeric", ""};
+      if (ctx.gold_percent && depth == 0) return not_equal("numeric", "different integers");
+      return not_equal("numeric", "different integers");
+    }
+    if (numbers_close(na->value, nb->value, ctx.opt.rel_tol)) return {true, "numeric", ""};
+    if (ctx.gold_percent && numbers_close(na->value, nb->value * 100, ctx.opt.rel_tol))
+      return {true, "numeric", ""};
+    return not_equal("numeric", "numbers differ");
+  }
+  if (ctx.gold_percent && na && !nb) {
+    // "25%" gold against "\frac{1}{4}": compare the fraction times 100 symbolically below.
+  }
+
+  // Tuples, sets, intervals, matrices.
+  Shape sa = shape_of(a), sb = shape_of(b);
+  if (sa.kind != Kind::kScalar || sb.kind != Kind::kScalar) {
+    if (sa.items.size() > kMaxElements || sb.items.size() > kMaxElements)
+      return not_equal("", "too many elements");
+    std::string why;
+    auto setlike = [](Kind k) { return k == Kind::kSet || k == Kind::kList; };
+    if (setlike(sa.kind) && setlike(sb.kind)) {
+      if (unordered_equal(sa.items, sb.items, ctx, depth, &why)) return {true, "set", ""};
+      return not_equal("set", why);
+    }
+    if (sa.kind == Kind::kTuple && sb.kind == Kind::kTuple) {
+      bool interval = sa.open != '(' || sa.close != ')' || sb.open != '(' || sb.close != ')';
+      std::string by = interval ? "interval" : "tuple";
+      if (sa.open != sb.open || sa.close != sb.close)
+        return not_equal(by, "different brackets (open / closed ends)");
+      if (ordered_equal(sa.items, sb.items, ctx, depth, &why)) return {true, by, ""};
+      return not_equal(by, why);
+    }
+    if (sa.kind == Kind::kUnion && sb.kind == Kind::kUnion) {
+      if (unordered_equal(sa.items, sb.items, ctx, depth, &why)) return {true, "interval", ""};
+      return not_equal("interval", why);
+    }
+    if (sa.kind == Kind::kMatrix && sb.kind == Kind::kMatrix) {
+      if (ordered_equal(sa.items, sb.items, ctx, depth, &why)) return {true, "matrix", ""};
+      return not_equal("matrix", why);
+    }
+    if (sa.kind == Kind::kTuple && sb.kind == Kind::kList && sa.open == '(' && sa.close == ')') {
+      // "(1,2)" answered as "1, 2": the order still matters.
+      if (ordered_equal(sa.items, sb.items, ctx, depth, &why)) return {true, "tuple", ""};
+      return not_equal("tuple", why);
+    }
+    return not_equal("", "different kinds of answer (tuple / set / interval / scalar)");
+  }
+
+  // Relations other than '=' only compare as strings.
+  if (has_relation(a) || has_relation(b)) return not_equal("exact", "inequalities differ");
+
+  if (a.size() > kMaxSymbolicLen || b.size() > kMaxSymbolicLen)
+    return not_equal("", "answer longer than the symbolic length cap");
+
+  // Equations.
+  if (a_eq || b_eq) {
+    auto pa = split_top(a, "="), pb = split_top(b, "=");
+    if (pa.size() != 2 || pb.size() != 2) return not_equal("equation", "not comparable equations");
+    SymbolicOutcome o = latex_equations_equal(pa[0], pa[1], pb[0], pb[1], ctx.opt.rel_tol,
+                                              ctx.deadline);
+    if (o.equal == Tri::kTrue) return {true, "equation", ""};
+    return not_equal("equation", o.reason);
+  }
+
+  // Symbolic.
+  SymbolicOutcome o = latex_equal(a, b, ctx.opt.rel_tol, ctx.deadline);
+  if (o.equal == Tri::kTrue) return {true, "symbolic", ""};
+  if (o.equal == Tri::kFalse && ctx.gold_percent && depth == 0) {
+    SymbolicOutcome p = latex_equal(a, "100(" + b + ")", ctx.opt.rel_tol, ctx.deadline);
+    if (p.equal == Tri::kTrue) return {true, "symbolic", ""};
+  }
+  return not_equal(o.equal == Tri::kFalse ? "symbolic" : "", o.reason);
+}
+
+}  // namespace
+
+Equivalence compare_answers(const std::string& gold, const std::string& pred,
+                            const VerifyOptions& opt) {
+  try {
+    if (gold.size() > opt.max_input || pred.size() > opt.max_input)
+      return not_equal("", "answer longer than max_input");
+    Ctx ctx{opt, Clock::now() + std::chrono::milliseconds(opt.max_ms), mentions_percent(gold)};
+    std::string a = normalize_answer(gold), b = normalize_answer(pred);
+    if (b.empty()) return not_equal("", "empty answer");
+    return compare_norm(a, b, ctx, 0);
+  } catch (const std::exception& e) {
+    return not_equal("", std::string("internal error: ") + e.what());
+  }
+}
+
+bool answers_equivalent(const std::string& gold, const std::string& pred,
+                        const VerifyOptions& opt, std::string* decided_by) {
+  Equivalence e = compare_answers(gold, pred, opt);
+  if (decided_by) *decided_by = e.decided_by;
+  return e.equal;
+}
+
+VerifyResult verify(const std::string& response, const std::string& gold,
+                    const VerifyOptions& opt) {
+  VerifyResult r;
+  if (response.size() > opt.max_input) {
+    r.verdict = Verdict::kIncorrect;
+    r.reason = "response longer than max_input (" + std::to_string(response.size()) + " > " +
+               std::to_string(opt.max_input) + " bytes)";
+    return r;
+  }
+  r.extracted = extract_answer(response, opt.allow_last_number);
+  if (r.extracted.rule == ExtractRule::kNone) {
+    r.verdict = Verdict::kNoAnswer;
+    r.reason = "no answer found";
+    return r;
+  }
+  Equivalence e = compare_answers(gold, r.extracted.answer, opt);
+  r.verdict = e.equal ? Verdict::kCorrect : Verdict::kIncorrect;
+  r.decided_by = e.decided_by;
+  r.reason = e.equal ? "" : e.reason;
+  return r;
+}
+
+const char* verdict_name(Verdict v) {
+  switch (v) {
+    case Verdict::kCorrect: return "correct";
+    case Verdict::kIncorrect: return "incorrect";
+    case Verdict::kNoAnswer: return "no_answer";
+  }
+  return "no_answer";
+}
+
+}  // namespace popo

@@ -1,0 +1,57 @@
+// The math reward: extract the final answer of a response (answer_extract.h), normalise both
+// sides (math_normalize.h) and decide equality in order: exact string; numeric (integers exactly,
+// decimals / fractions / scientific notation within a relative tolerance, percent vs fraction
+// when the gold is a percentage); ordered tuples, unordered sets and lists, intervals with open /
+// closed ends, matrices; equations a = b (same sides, or a - b a nonzero multiple of c - d);
+// symbolic equality with GiNaC (latex_expr.h). Every call is bounded: input-length cap,
+// nesting and size caps in the parser, exponent guards, and a wall-clock budget checked between
+// steps. It never throws and is thread-safe. Mirrors Hendrycks' is_equiv and the
+// Qwen2.5-Math / math-verify grading ideas, written from scratch.
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+#include "reward/answer_extract.h"
+
+namespace popo {
+
+enum class Verdict { kCorrect, kIncorrect, kNoAnswer };
+
+struct VerifyOptions {
+  bool allow_last_number = false;  // GSM8K-style: fall back to the last number of the response
+  double rel_tol = 1e-4;           // relative tolerance of numeric comparisons
+  int max_ms = 2000;               // wall-clock budget of one comparison
+  size_t max_input = 1 << 20;      // longer responses / answers are judged incorrect unread
+};
+
+struct VerifyResult {
+  Verdict verdict = Verdict::kNoAnswer;
+  Extraction extracted;
+  // "exact" | "numeric" | "tuple" | "set" | "interval" | "matrix" | "symbolic" | "equation" | ""
+  std::string decided_by;
+  std::string reason;  // why it was judged incorrect / no answer ("" when correct)
+};
+
+struct Equivalence {
+  bool equal = false;
+  std::string decided_by;  // as in VerifyResult
+  std::string reason;      // when not equal: which stage said so, or which limit refused it
+};
+
+// Returns the full comparison of a gold answer and a predicted answer (both raw strings).
+Equivalence compare_answers(const std::string& gold, const std::string& pred,
+                            const VerifyOptions& opt);
+
+// Returns true if pred is equivalent to gold; *decided_by names the deciding stage.
+bool answers_equivalent(const std::string& gold, const std::string& pred,
+                        const VerifyOptions& opt, std::string* decided_by = nullptr);
+
+// Returns the verdict on a whole model response against the gold answer. Never throws.
+VerifyResult verify(const std::string& response, const std::string& gold,
+                    const VerifyOptions& opt = {});
+
+// Returns "correct" | "incorrect" | "no_answer".
+const char* verdict_name(Verdict v);
+
+}  // namespace popo

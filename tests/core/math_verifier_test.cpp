@@ -1,0 +1,111 @@
+// verify(): verdicts, bounds on pathological input, thread safety.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "reward/math_verifier.h"
+
+namespace popo {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+TEST(Verify, VerdictsAndRules) {
+  VerifyResult r = verify("Thus the answer is $\\boxed{\\dfrac{1}{2}}$.", "0.5");
+  EXPECT_EQ(r.verdict, Verdict::kCorrect);
+  EXPECT_EQ(r.extracted.rule, ExtractRule::kBoxed);
+  EXPECT_EQ(r.extracted.answer, "\\dfrac{1}{2}");
+  EXPECT_EQ(r.decided_by, "numeric");
+  EXPECT_STREQ(verdict_name(r.verdict), "correct");
+
+  r = verify("\\boxed{3}", "4");
+  EXPECT_EQ(r.verdict, Verdict::kIncorrect);
+  EXPECT_FALSE(r.reason.empty());
+  EXPECT_STREQ(verdict_name(r.verdict), "incorrect");
+
+  r = verify("I do not know.", "4");
+  EXPECT_EQ(r.verdict, Verdict::kNoAnswer);
+  EXPECT_STREQ(verdict_name(r.verdict), "no_answer");
+
+  VerifyOptions gsm;
+  gsm.allow_last_number = true;
+  r = verify("She has 3 + 4 = 7 apples.", "7", gsm);
+  EXPECT_EQ(r.verdict, Verdict::kCorrect);
+  EXPECT_EQ(r.extracted.rule, ExtractRule::kLastNumber);
+  EXPECT_EQ(verify("She has 3 + 4 = 7 apples.", "7").verdict, Verdict::kNoAnswer);
+}
+
+// Each pathological input finishes quickly, says "not equal" and gives a reason.
+TEST(Verify, PathologicalInputsAreBounded) {
+  std::vector<std::pair<std::string, std::string>> cases = {
+      {"\\boxed{10^{10^{10^{10}}}}", "10^{10^{10^{10}}}+1"},
+      {"\\boxed{2^{2^{2^{2^{2^{2}}}}}}", "3"},
+      {"\\boxed{(x+1)^{100000}}", "x"},
+      {"\\boxed{(x+y+z+w)^{60} - 1}", "(x+y+z+w)^{60}"},
+      {"\\boxed{" + std::string(5000, '{') + "1" + std::string(5000, '}') + "}", "2"},
+      {"\\boxed{" + std::string(5000, '(') + "1" + std::string(5000, ')') + "}", "2"},
+      {"\\boxed{" + std::string(3000, '-') + "1}", "2"},
+      {"\\boxed{\\frac{" + std::string(2000, '9') + "}{7}}", "1"},
+      {"\\boxed{9999999999999999999!}", "1"},
+      {"\\boxed{\\sin(10^{1000})}", "0.5"},
+  };
+  // 1 MB response of digits and braces with a boxed answer at the end.
+  std::string big;
+  while (big.size() < (1u << 20) - 64) big += "1 + {2} \\boxed{";
+  cases.push_back({big + "\\boxed{7}", "8"});
+  for (const auto& [response, gold] : cases) {
+    auto t0 = Clock::now();
+    VerifyResult r = verify(response, gold);
+    double s = seconds_since(t0);
+    EXPECT_NE(r.verdict, Verdict::kCorrect) << response.substr(0, 80);
+    EXPECT_FALSE(r.reason.empty()) << response.substr(0, 80);
+    EXPECT_LT(s, 2.5) << response.substr(0, 80);
+  }
+}
+
+TEST(Verify, OverlongResponseIsRefusedUnread) {
+  VerifyOptions opt;
+  opt.max_input = 1000;
+  VerifyResult r = verify(std::string(2000, 'a') + "\\boxed{5}", "5", opt);
+  EXPECT_EQ(r.verdict, Verdict::kIncorrect);
+  EXPECT_NE(r.reason.find("max_input"), std::string::npos);
+  // Exactly at the cap is still read.
+  std::string ok = std::string(1000 - 9, 'a') + "\\boxed{5}";
+  EXPECT_EQ(verify(ok, "5", opt).verdict, Verdict::kCorrect);
+}
+
+TEST(Verify, ThreadSafe) {
+  struct Job {
+    const char* response;
+    const char* gold;
+    Verdict want;
+  };
+  const Job jobs[] = {
+      {"\\boxed{2\\sqrt{3}}", "\\sqrt{12}", Verdict::kCorrect},
+      {"\\boxed{(x+1)^2}", "x^2+2x+1", Verdict::kCorrect},
+      {"\\boxed{x^2}", "2x", Verdict::kIncorrect},
+      {"\\boxed{y=2x+3}", "2x-y+3=0", Verdict::kCorrect},
+      {"\\boxed{\\frac{1}{3}}", "\\frac{1}{2}", Verdict::kIncorrect},
+  };
+  std::vector<std::thread> threads;
+  std::vector<int> wrong(4, 0);
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 50; ++i)
+        for (const Job& j : jobs)
+          if (verify(j.response, j.gold).verdict != j.want) ++wrong[t];
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (int t = 0; t < 4; ++t) EXPECT_EQ(wrong[t], 0) << "thread " << t;
+}
+
+}  // namespace
+}  // namespace popo
