@@ -1,0 +1,48 @@
+// Metrics log: one JSON object per line in run_dir/metrics.jsonl, flushed as written so a crash
+// loses at most the line being written (the verl / TRL convention of a per-step JSONL). Resuming
+// from a checkpoint cuts the rows written after that checkpoint's step. Does not aggregate or plot
+// (core/plot.h draws the curves).
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace popo {
+
+class MetricsWriter {
+ public:
+  // Opens path for appending, creating the file and its parent folders. Throws popo::Error naming
+  // the path if it cannot be opened.
+  explicit MetricsWriter(std::string path);
+  ~MetricsWriter();
+  MetricsWriter(const MetricsWriter&) = delete;
+  MetricsWriter& operator=(const MetricsWriter&) = delete;
+
+  // Appends {"step": step, <fields>} as one line and flushes it. fields must be a JSON object
+  // without a "step" key. Non-finite numbers are written as null (JSON has no NaN).
+  void write(int64_t step, const nlohmann::json& fields);
+
+  // Rewrites the file (atomically) keeping only rows whose "step" is <= step, so a run resumed
+  // from step's checkpoint does not leave rows of the lost steps behind; later writes append.
+  // A torn last line (crash mid-write) is dropped as well.
+  void truncate_after(int64_t step);
+
+  // Returns the file path.
+  const std::string& path() const { return path_; }
+
+ private:
+  void open_append();
+  std::string path_;
+  std::FILE* file_ = nullptr;
+};
+
+// Returns the rows of a metrics.jsonl in file order. A final line without a newline that is not
+// valid JSON (a crash mid-write) is ignored; any other bad line throws popo::Error with file:line.
+// A missing file throws naming the path.
+std::vector<nlohmann::json> read_metrics(const std::string& path);
+
+}  // namespace popo
