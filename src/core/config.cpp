@@ -1,7 +1,8 @@
 // Tree-level config machinery behind the templates in config.h: YAML load through yaml-cpp,
 // dotted overrides, the YAML dump (written by hand so quoting and number spelling are ours), the
 // --help listing and the startup table. Values are parsed from text by field type, never by
-// YAML's own type guessing, so "1e-6", "yes" or "~" mean the same in a file and on the command line.
+// YAML's own type guessing, so "1e-6", "yes" or "~" mean the same in a file and on the command
+// line.
 #include "core/config.h"
 
 #include <yaml-cpp/yaml.h>
@@ -43,15 +44,24 @@ namespace {
 
 const char* type_name(FieldType t) {
   switch (t) {
-    case FieldType::kBool: return "bool";
-    case FieldType::kInt: return "int";
-    case FieldType::kInt64: return "int64";
-    case FieldType::kUInt64: return "uint64";
-    case FieldType::kDouble: return "double";
-    case FieldType::kString: return "string";
-    case FieldType::kStringList: return "list<string>";
-    case FieldType::kInt64List: return "list<int64>";
-    case FieldType::kStruct: return "section";
+    case FieldType::kBool:
+      return "bool";
+    case FieldType::kInt:
+      return "int";
+    case FieldType::kInt64:
+      return "int64";
+    case FieldType::kUInt64:
+      return "uint64";
+    case FieldType::kDouble:
+      return "double";
+    case FieldType::kString:
+      return "string";
+    case FieldType::kStringList:
+      return "list<string>";
+    case FieldType::kInt64List:
+      return "list<int64>";
+    case FieldType::kStruct:
+      return "section";
   }
   return "?";
 }
@@ -141,11 +151,21 @@ std::string quote(const std::string& s) {
   std::string out = "\"";
   for (unsigned char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\r': out += "\\r"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
       default:
         if (c < 0x20 || c == 0x7f) {
           char b[8];
@@ -176,12 +196,18 @@ V& ref(const FieldNode& f) {
 // Returns the value of leaf f as text: bare strings (plain = true) or quoted strings (for YAML).
 std::string value_text(const FieldNode& f, bool yaml) {
   switch (f.type) {
-    case FieldType::kBool: return ref<bool>(f) ? "true" : "false";
-    case FieldType::kInt: return std::to_string(ref<int>(f));
-    case FieldType::kInt64: return std::to_string(ref<int64_t>(f));
-    case FieldType::kUInt64: return std::to_string(ref<uint64_t>(f));
-    case FieldType::kDouble: return format_double(ref<double>(f));
-    case FieldType::kString: return yaml ? quote(ref<std::string>(f)) : ref<std::string>(f);
+    case FieldType::kBool:
+      return ref<bool>(f) ? "true" : "false";
+    case FieldType::kInt:
+      return std::to_string(ref<int>(f));
+    case FieldType::kInt64:
+      return std::to_string(ref<int64_t>(f));
+    case FieldType::kUInt64:
+      return std::to_string(ref<uint64_t>(f));
+    case FieldType::kDouble:
+      return format_double(ref<double>(f));
+    case FieldType::kString:
+      return yaml ? quote(ref<std::string>(f)) : ref<std::string>(f);
     case FieldType::kStringList: {
       std::string s = "[";
       const auto& v = ref<std::vector<std::string>>(f);
@@ -195,7 +221,8 @@ std::string value_text(const FieldNode& f, bool yaml) {
       for (size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + std::to_string(v[i]);
       return s + "]";
     }
-    case FieldType::kStruct: break;
+    case FieldType::kStruct:
+      break;
   }
   return "";
 }
@@ -203,7 +230,8 @@ std::string value_text(const FieldNode& f, bool yaml) {
 // Parses scalar text into leaf f of a scalar type; returns false if the text does not fit.
 bool set_scalar(const FieldNode& f, const std::string& text) {
   switch (f.type) {
-    case FieldType::kBool: return parse_bool(text, &ref<bool>(f));
+    case FieldType::kBool:
+      return parse_bool(text, &ref<bool>(f));
     case FieldType::kInt: {
       int64_t v;
       if (!parse_int64(text, &v) || v < std::numeric_limits<int>::min() ||
@@ -212,25 +240,40 @@ bool set_scalar(const FieldNode& f, const std::string& text) {
       ref<int>(f) = static_cast<int>(v);
       return true;
     }
-    case FieldType::kInt64: return parse_int64(text, &ref<int64_t>(f));
-    case FieldType::kUInt64: return parse_uint64(text, &ref<uint64_t>(f));
-    case FieldType::kDouble: return parse_double(text, &ref<double>(f));
-    case FieldType::kString: ref<std::string>(f) = text; return true;
-    default: return false;
+    case FieldType::kInt64:
+      return parse_int64(text, &ref<int64_t>(f));
+    case FieldType::kUInt64:
+      return parse_uint64(text, &ref<uint64_t>(f));
+    case FieldType::kDouble:
+      return parse_double(text, &ref<double>(f));
+    case FieldType::kString:
+      ref<std::string>(f) = text;
+      return true;
+    default:
+      return false;
   }
 }
 
 const char* expected_text(FieldType t) {
   switch (t) {
-    case FieldType::kBool: return "bool (true or false)";
-    case FieldType::kInt: return "int (32-bit integer)";
-    case FieldType::kInt64: return "int64 (integer)";
-    case FieldType::kUInt64: return "uint64 (non-negative integer)";
-    case FieldType::kDouble: return "double (number)";
-    case FieldType::kString: return "string";
-    case FieldType::kStringList: return "list<string> (e.g. [a, b])";
-    case FieldType::kInt64List: return "list<int64> (e.g. [1, 2])";
-    case FieldType::kStruct: return "section (a mapping of keys)";
+    case FieldType::kBool:
+      return "bool (true or false)";
+    case FieldType::kInt:
+      return "int (32-bit integer)";
+    case FieldType::kInt64:
+      return "int64 (integer)";
+    case FieldType::kUInt64:
+      return "uint64 (non-negative integer)";
+    case FieldType::kDouble:
+      return "double (number)";
+    case FieldType::kString:
+      return "string";
+    case FieldType::kStringList:
+      return "list<string> (e.g. [a, b])";
+    case FieldType::kInt64List:
+      return "list<int64> (e.g. [1, 2])";
+    case FieldType::kStruct:
+      return "section (a mapping of keys)";
   }
   return "?";
 }
@@ -308,15 +351,21 @@ std::string where(const LoadCtx& ctx, const YAML::Node& n) {
 
 std::string describe_node(const YAML::Node& n) {
   switch (n.Type()) {
-    case YAML::NodeType::Null: return "null (empty value)";
-    case YAML::NodeType::Sequence: return "a list";
-    case YAML::NodeType::Map: return "a mapping";
-    case YAML::NodeType::Scalar: return "'" + n.Scalar() + "'";
-    default: return "nothing";
+    case YAML::NodeType::Null:
+      return "null (empty value)";
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Map:
+      return "a mapping";
+    case YAML::NodeType::Scalar:
+      return "'" + n.Scalar() + "'";
+    default:
+      return "nothing";
   }
 }
 
-void load_leaf(const FieldNode& f, const YAML::Node& n, const std::string& key, const LoadCtx& ctx) {
+void load_leaf(const FieldNode& f, const YAML::Node& n, const std::string& key,
+               const LoadCtx& ctx) {
   auto fail = [&](const std::string& got) {
     POPO_FAIL(where(ctx, n), ": key '", key, "': expected ", expected_text(f.type), ", got ", got);
   };
@@ -334,8 +383,10 @@ void load_leaf(const FieldNode& f, const YAML::Node& n, const std::string& key, 
       strings.push_back(e.Scalar());
       ints.push_back(v);
     }
-    if (f.type == FieldType::kStringList) ref<std::vector<std::string>>(f) = strings;
-    else ref<std::vector<int64_t>>(f) = ints;
+    if (f.type == FieldType::kStringList)
+      ref<std::vector<std::string>>(f) = strings;
+    else
+      ref<std::vector<int64_t>>(f) = ints;
     return;
   }
   if (!n.IsScalar()) fail(describe_node(n));
@@ -361,8 +412,10 @@ void load_section(const FieldNode& section, const YAML::Node& n, const std::stri
       POPO_FAIL(where(ctx, kv.first), ": unknown key '", key, "'",
                 suggestion(*ctx.root, section, prefix, key));
     }
-    if (f->type == FieldType::kStruct) load_section(*f, kv.second, key, ctx);
-    else load_leaf(*f, kv.second, key, ctx);
+    if (f->type == FieldType::kStruct)
+      load_section(*f, kv.second, key, ctx);
+    else
+      load_leaf(*f, kv.second, key, ctx);
   }
 }
 
@@ -372,8 +425,10 @@ void flatten_into(const FieldNode& node, const std::string& prefix,
                   std::vector<std::pair<std::string, std::string>>* out) {
   for (const FieldNode& c : node.children) {
     const std::string key = join_key(prefix, c.name);
-    if (c.type == FieldType::kStruct) flatten_into(c, key, out);
-    else out->emplace_back(key, value_text(c, /*yaml=*/false));
+    if (c.type == FieldType::kStruct)
+      flatten_into(c, key, out);
+    else
+      out->emplace_back(key, value_text(c, /*yaml=*/false));
   }
 }
 
@@ -415,8 +470,8 @@ void help_rows(const FieldNode& node, const std::string& prefix, std::vector<Hel
       out->push_back({key, "section", "", one_line(c.doc), true});
       help_rows(c, key, out);
     } else {
-      std::string v = c.type == FieldType::kString ? quote(ref<std::string>(c))
-                                                   : value_text(c, /*yaml=*/false);
+      std::string v =
+          c.type == FieldType::kString ? quote(ref<std::string>(c)) : value_text(c, /*yaml=*/false);
       out->push_back({key, type_name(c.type), v, one_line(c.doc), false});
     }
   }
@@ -448,7 +503,8 @@ void apply_override_text(const FieldNode& root, const std::string& kv, const std
   size_t start = 0;
   for (;;) {
     const size_t dot = key.find('.', start);
-    const std::string part = key.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+    const std::string part =
+        key.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
     POPO_CHECK(node->type == FieldType::kStruct, source, ": key '", key, "': '", walked,
                "' is a value, not a section");
     const FieldNode* next = find_child(*node, part);
@@ -512,13 +568,17 @@ std::string describe_tree(const FieldNode& root) {
     wt = std::max(wt, r.type.size());
     wv = std::max(wv, r.value.size());
   }
-  auto padded = [](const std::string& s, size_t w) { return s + std::string(w - std::min(w, s.size()), ' '); };
-  std::string out = padded("key", wk) + "  " + padded("type", wt) + "  " + padded("default", wv) + "  doc\n";
+  auto padded = [](const std::string& s, size_t w) {
+    return s + std::string(w - std::min(w, s.size()), ' ');
+  };
+  std::string out =
+      padded("key", wk) + "  " + padded("type", wt) + "  " + padded("default", wv) + "  doc\n";
   for (const HelpRow& r : rows) {
     if (r.is_section) {
       out += r.key + ":" + (r.doc.empty() ? "" : "  (" + r.doc + ")") + "\n";
     } else {
-      out += padded(r.key, wk) + "  " + padded(r.type, wt) + "  " + padded(r.value, wv) + "  " + r.doc;
+      out +=
+          padded(r.key, wk) + "  " + padded(r.type, wt) + "  " + padded(r.value, wv) + "  " + r.doc;
       while (!out.empty() && out.back() == ' ') out.pop_back();
       out += "\n";
     }
@@ -530,7 +590,8 @@ std::string format_table(const std::vector<std::pair<std::string, std::string>>&
   size_t w = 0;
   for (const auto& r : rows) w = std::max(w, r.first.size());
   std::string out;
-  for (const auto& r : rows) out += r.first + std::string(w - r.first.size(), ' ') + " | " + r.second + "\n";
+  for (const auto& r : rows)
+    out += r.first + std::string(w - r.first.size(), ' ') + " | " + r.second + "\n";
   return out;
 }
 

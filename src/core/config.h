@@ -1,10 +1,11 @@
 // Config field tables (gemma.cpp's ArgsBase::ForEach): each config struct lists its fields once in
-// `template <class V> void visit_fields(V& v)` as v("key", member, "doc; default meaning, 0 = off").
-// That table drives YAML load (strict: unknown keys and wrong types are errors with a "did you
-// mean"), dotted command-line overrides `trainer.lr=1e-6`, the --help listing, the startup table
-// and the resolved-config dump. yaml-cpp stays inside config.cpp: the templates here only build a
-// type-erased tree of field pointers. Supported field types: bool, int, int64_t, uint64_t, double,
-// std::string, std::vector<std::string>, std::vector<int64_t>, and nested structs with visit_fields.
+// `template <class V> void visit_fields(V& v)` as v("key", member, "doc; default meaning, 0 =
+// off"). That table drives YAML load (strict: unknown keys and wrong types are errors with a "did
+// you mean"), dotted command-line overrides `trainer.lr=1e-6`, the --help listing, the startup
+// table and the resolved-config dump. yaml-cpp stays inside config.cpp: the templates here only
+// build a type-erased tree of field pointers. Supported field types: bool, int, int64_t, uint64_t,
+// double, std::string, std::vector<std::string>, std::vector<int64_t>, and nested structs with
+// visit_fields.
 #pragma once
 
 #include <cstdint>
@@ -17,7 +18,17 @@ namespace popo {
 
 namespace config_detail {
 
-enum class FieldType { kBool, kInt, kInt64, kUInt64, kDouble, kString, kStringList, kInt64List, kStruct };
+enum class FieldType {
+  kBool,
+  kInt,
+  kInt64,
+  kUInt64,
+  kDouble,
+  kString,
+  kStringList,
+  kInt64List,
+  kStruct
+};
 
 // One field of a config: a leaf (ptr points at the member) or a section (children).
 struct FieldNode {
@@ -33,19 +44,32 @@ struct Collector;
 template <class T, class = void>
 struct has_visit_fields : std::false_type {};
 template <class T>
-struct has_visit_fields<T, std::void_t<decltype(std::declval<T&>().visit_fields(
-                               std::declval<Collector&>()))>> : std::true_type {};
+struct has_visit_fields<
+    T, std::void_t<decltype(std::declval<T&>().visit_fields(std::declval<Collector&>()))>>
+    : std::true_type {};
 
 // The visitor handed to visit_fields: records each field's name, doc, type and address.
 struct Collector {
   std::vector<FieldNode>* out;
 
-  void operator()(const char* name, bool& x, const char* doc) { add(name, doc, FieldType::kBool, &x); }
-  void operator()(const char* name, int& x, const char* doc) { add(name, doc, FieldType::kInt, &x); }
-  void operator()(const char* name, int64_t& x, const char* doc) { add(name, doc, FieldType::kInt64, &x); }
-  void operator()(const char* name, uint64_t& x, const char* doc) { add(name, doc, FieldType::kUInt64, &x); }
-  void operator()(const char* name, double& x, const char* doc) { add(name, doc, FieldType::kDouble, &x); }
-  void operator()(const char* name, std::string& x, const char* doc) { add(name, doc, FieldType::kString, &x); }
+  void operator()(const char* name, bool& x, const char* doc) {
+    add(name, doc, FieldType::kBool, &x);
+  }
+  void operator()(const char* name, int& x, const char* doc) {
+    add(name, doc, FieldType::kInt, &x);
+  }
+  void operator()(const char* name, int64_t& x, const char* doc) {
+    add(name, doc, FieldType::kInt64, &x);
+  }
+  void operator()(const char* name, uint64_t& x, const char* doc) {
+    add(name, doc, FieldType::kUInt64, &x);
+  }
+  void operator()(const char* name, double& x, const char* doc) {
+    add(name, doc, FieldType::kDouble, &x);
+  }
+  void operator()(const char* name, std::string& x, const char* doc) {
+    add(name, doc, FieldType::kString, &x);
+  }
   void operator()(const char* name, std::vector<std::string>& x, const char* doc) {
     add(name, doc, FieldType::kStringList, &x);
   }
@@ -108,8 +132,9 @@ template <class T>
 void load_yaml_file(const std::string& path, T& cfg);
 
 // Applies one command-line override "a.b.c=value" to cfg. Scalars take the text after '='
-// verbatim (strings may contain '=' and spaces); lists take YAML flow syntax "[a, b]". Unknown keys,
-// sections and bad values throw popo::Error mentioning "command line". On error cfg is unchanged.
+// verbatim (strings may contain '=' and spaces); lists take YAML flow syntax "[a, b]". Unknown
+// keys, sections and bad values throw popo::Error mentioning "command line". On error cfg is
+// unchanged.
 template <class T>
 void apply_override(T& cfg, const std::string& dotted_key_eq_value) {
   T tmp = cfg;

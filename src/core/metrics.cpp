@@ -1,6 +1,7 @@
 #include "core/metrics.h"
 
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 
@@ -40,12 +41,14 @@ void MetricsWriter::write(int64_t step, const nlohmann::json& fields) {
   std::string line = "{\"step\":" + std::to_string(step);
   const std::string rest = fields.dump(/*indent=*/-1, /*indent_char=*/' ', /*ensure_ascii=*/false,
                                        nlohmann::json::error_handler_t::replace);
-  if (rest.size() > 2) line += "," + rest.substr(1);
-  else line += "}";
+  if (rest.size() > 2)
+    line += "," + rest.substr(1);
+  else
+    line += "}";
   line += "\n";
-  POPO_CHECK(std::fwrite(line.data(), 1, line.size(), file_) == line.size() &&
-                 std::fflush(file_) == 0,
-             path_, ": write failed (", std::strerror(errno), ")");
+  POPO_CHECK(
+      std::fwrite(line.data(), 1, line.size(), file_) == line.size() && std::fflush(file_) == 0,
+      path_, ": write failed (", std::strerror(errno), ")");
 }
 
 void MetricsWriter::truncate_after(int64_t step) {
@@ -55,7 +58,8 @@ void MetricsWriter::truncate_after(int64_t step) {
   const std::vector<nlohmann::json> rows = read_rows(path_, &lines);
   std::string kept;
   for (size_t i = 0; i < rows.size(); ++i) {
-    const nlohmann::json& s = rows[i].is_object() && rows[i].contains("step") ? rows[i]["step"] : nullptr;
+    const nlohmann::json& s =
+        rows[i].is_object() && rows[i].contains("step") ? rows[i]["step"] : nullptr;
     if (s.is_number_integer() && s.get<int64_t>() > step) continue;
     kept += lines[i] + "\n";  // the original text, byte for byte
   }
@@ -92,6 +96,20 @@ std::vector<nlohmann::json> read_rows(const std::string& path, std::vector<std::
 
 }  // namespace
 
-std::vector<nlohmann::json> read_metrics(const std::string& path) { return read_rows(path, nullptr); }
+std::vector<nlohmann::json> read_metrics(const std::string& path) {
+  return read_rows(path, nullptr);
+}
+
+Series metric_series(const std::vector<nlohmann::json>& rows, const std::string& key,
+                     const std::string& name) {
+  Series s{name.empty() ? key : name, {}, {}};
+  for (const nlohmann::json& row : rows) {
+    if (!row.is_object() || !row.contains("step") || !row["step"].is_number()) continue;
+    const auto it = row.find(key);
+    s.x.push_back(row["step"].get<double>());
+    s.y.push_back(it != row.end() && it->is_number() ? it->get<double>() : std::nan(""));
+  }
+  return s;
+}
 
 }  // namespace popo

@@ -6,10 +6,11 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
+#include "core/plot.h"
 
 namespace popo {
 
@@ -44,5 +45,10 @@ class MetricsWriter {
 // valid JSON (a crash mid-write) is ignored; any other bad line throws popo::Error with file:line.
 // A missing file throws naming the path.
 std::vector<nlohmann::json> read_metrics(const std::string& path);
+
+// Returns the curve of one metric for core/plot.h: x = each row's "step", y = row[key] (NaN where
+// the row lacks the key or holds a non-number, so the plot skips it). name defaults to key.
+Series metric_series(const std::vector<nlohmann::json>& rows, const std::string& key,
+                     const std::string& name = "");
 
 }  // namespace popo

@@ -33,8 +33,10 @@ Step nice_step(double x, bool round) {
   const int e = static_cast<int>(std::floor(std::log10(x)));
   const double f = x / std::pow(10.0, e);
   int m;
-  if (round) m = f < 1.5 ? 1 : f < 3 ? 2 : f < 7 ? 5 : 10;
-  else m = f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10;
+  if (round)
+    m = f < 1.5 ? 1 : f < 3 ? 2 : f < 7 ? 5 : 10;
+  else
+    m = f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10;
   if (m == 10) return {1, e + 1};
   return {m, e};
 }
@@ -56,12 +58,23 @@ std::string xml_escape(const std::string& s) {
   std::string out;
   for (char c : s) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&apos;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -108,15 +121,16 @@ std::string render_panel(const PlotSpec& spec, double x0, double y0, double w, d
   std::string o;
   o += "<g class=\"panel\">\n";
   o += "<rect class=\"plot-area\" x=\"" + num(left) + "\" y=\"" + num(top) + "\" width=\"" +
-       num(right - left) + "\" height=\"" + num(bottom - top) + "\" fill=\"#ffffff\" stroke=\"#444444\"/>\n";
+       num(right - left) + "\" height=\"" + num(bottom - top) +
+       "\" fill=\"#ffffff\" stroke=\"#444444\"/>\n";
   // Gridlines and tick labels.
   const double xstep = xt.size() > 1 ? xt[1] - xt[0] : 1, ystep = yt.size() > 1 ? yt[1] - yt[0] : 1;
   for (double t : xt) {
     const std::string x = num(px(t));
     o += "<line class=\"grid\" x1=\"" + x + "\" y1=\"" + num(top) + "\" x2=\"" + x + "\" y2=\"" +
          num(bottom) + "\" stroke=\"#e0e0e0\"/>\n";
-    o += "<text class=\"tick\" x=\"" + x + "\" y=\"" + num(bottom + 14) + "\" text-anchor=\"middle\">" +
-         format_tick(t, xstep) + "</text>\n";
+    o += "<text class=\"tick\" x=\"" + x + "\" y=\"" + num(bottom + 14) +
+         "\" text-anchor=\"middle\">" + format_tick(t, xstep) + "</text>\n";
   }
   for (double t : yt) {
     const std::string y = num(py(t));
@@ -127,12 +141,14 @@ std::string render_panel(const PlotSpec& spec, double x0, double y0, double w, d
   }
   // Title and axis labels.
   o += "<text class=\"title\" x=\"" + num((left + right) / 2) + "\" y=\"" + num(y0 + 18) +
-       "\" text-anchor=\"middle\" font-size=\"13\" font-weight=\"bold\">" + xml_escape(spec.title) + "</text>\n";
+       "\" text-anchor=\"middle\" font-size=\"13\" font-weight=\"bold\">" + xml_escape(spec.title) +
+       "</text>\n";
   o += "<text class=\"xlabel\" x=\"" + num((left + right) / 2) + "\" y=\"" + num(y0 + h - 8) +
        "\" text-anchor=\"middle\">" + xml_escape(spec.xlabel) + "</text>\n";
   const std::string ylx = num(x0 + 14), yly = num((top + bottom) / 2);
-  o += "<text class=\"ylabel\" x=\"" + ylx + "\" y=\"" + yly + "\" text-anchor=\"middle\" transform=\"rotate(-90 " +
-       ylx + " " + yly + ")\">" + xml_escape(spec.ylabel) + "</text>\n";
+  o += "<text class=\"ylabel\" x=\"" + ylx + "\" y=\"" + yly +
+       "\" text-anchor=\"middle\" transform=\"rotate(-90 " + ylx + " " + yly + ")\">" +
+       xml_escape(spec.ylabel) + "</text>\n";
   if (no_data) {
     o += "<text x=\"" + num((left + right) / 2) + "\" y=\"" + num((top + bottom) / 2) +
          "\" text-anchor=\"middle\" fill=\"#888888\">no data</text>\n";
@@ -152,7 +168,8 @@ std::string render_panel(const PlotSpec& spec, double x0, double y0, double w, d
     o += "<polyline class=\"series\" fill=\"none\" stroke=\"" + std::string(color) +
          "\" stroke-width=\"1.6\" points=\"" + points + "\"/>\n";
     if (finite == 1) {  // a lone point draws no line
-      o += "<circle cx=\"" + num(lx) + "\" cy=\"" + num(ly) + "\" r=\"2.5\" fill=\"" + color + "\"/>\n";
+      o += "<circle cx=\"" + num(lx) + "\" cy=\"" + num(ly) + "\" r=\"2.5\" fill=\"" + color +
+           "\"/>\n";
     }
   }
   // Legend in the top-right corner of the plot area.
@@ -161,15 +178,16 @@ std::string render_panel(const PlotSpec& spec, double x0, double y0, double w, d
     for (const Series& s : spec.series) longest = std::max(longest, s.name.size());
     const double lw = 34 + 6.2 * static_cast<double>(longest), lh = 6 + 15.0 * spec.series.size();
     const double lx0 = right - lw - 6, ly0 = top + 6;
-    o += "<g class=\"legend\">\n<rect x=\"" + num(lx0) + "\" y=\"" + num(ly0) + "\" width=\"" + num(lw) +
-         "\" height=\"" + num(lh) + "\" fill=\"#ffffff\" fill-opacity=\"0.85\" stroke=\"#cccccc\"/>\n";
+    o += "<g class=\"legend\">\n<rect x=\"" + num(lx0) + "\" y=\"" + num(ly0) + "\" width=\"" +
+         num(lw) + "\" height=\"" + num(lh) +
+         "\" fill=\"#ffffff\" fill-opacity=\"0.85\" stroke=\"#cccccc\"/>\n";
     for (size_t si = 0; si < spec.series.size(); ++si) {
       const char* color = kColors[si % (sizeof kColors / sizeof kColors[0])];
       const double yy = ly0 + 12 + 15.0 * si;
       o += "<line x1=\"" + num(lx0 + 6) + "\" y1=\"" + num(yy - 4) + "\" x2=\"" + num(lx0 + 24) +
            "\" y2=\"" + num(yy - 4) + "\" stroke=\"" + color + "\" stroke-width=\"2\"/>\n";
-      o += "<text x=\"" + num(lx0 + 28) + "\" y=\"" + num(yy) + "\">" + xml_escape(spec.series[si].name) +
-           "</text>\n";
+      o += "<text x=\"" + num(lx0 + 28) + "\" y=\"" + num(yy) + "\">" +
+           xml_escape(spec.series[si].name) + "</text>\n";
     }
     o += "</g>\n";
   }
@@ -179,17 +197,18 @@ std::string render_panel(const PlotSpec& spec, double x0, double y0, double w, d
 
 std::string svg_open(int width, int height) {
   const std::string w = std::to_string(width), h = std::to_string(height);
-  return "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + w +
-         "\" height=\"" + h + "\" viewBox=\"0 0 " + w + " " + h +
-         "\" font-family=\"sans-serif\" font-size=\"11\">\n<rect width=\"" + w + "\" height=\"" + h +
-         "\" fill=\"#ffffff\"/>\n";
+  return "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\" "
+         "width=\"" +
+         w + "\" height=\"" + h + "\" viewBox=\"0 0 " + w + " " + h +
+         "\" font-family=\"sans-serif\" font-size=\"11\">\n<rect width=\"" + w + "\" height=\"" +
+         h + "\" fill=\"#ffffff\"/>\n";
 }
 
 }  // namespace
 
 std::vector<double> nice_ticks(double lo, double hi, int target_count) {
-  POPO_CHECK(std::isfinite(lo) && std::isfinite(hi) && lo <= hi, "nice_ticks: need finite lo <= hi, got [",
-             lo, ", ", hi, "]");
+  POPO_CHECK(std::isfinite(lo) && std::isfinite(hi) && lo <= hi,
+             "nice_ticks: need finite lo <= hi, got [", lo, ", ", hi, "]");
   widen_if_flat(&lo, &hi);
   const Step step = tick_step(lo, hi, target_count);
   const double sv = step.value();
@@ -235,7 +254,8 @@ std::string render_plot_grid_svg(const std::vector<PlotSpec>& panels, int column
   return o + "</svg>\n";
 }
 
-void write_plot_grid_svg(const std::string& path, const std::vector<PlotSpec>& panels, int columns) {
+void write_plot_grid_svg(const std::string& path, const std::vector<PlotSpec>& panels,
+                         int columns) {
   write_file_atomic(path, render_plot_grid_svg(panels, columns));
 }
 

@@ -29,8 +29,10 @@ std::string format_duration(double seconds) {
   if (!std::isfinite(seconds) || seconds < 0) return "--:--";
   const long long s = static_cast<long long>(std::llround(seconds));
   char buf[48];
-  if (s >= 3600) std::snprintf(buf, sizeof buf, "%lld:%02lld:%02lld", s / 3600, s / 60 % 60, s % 60);
-  else std::snprintf(buf, sizeof buf, "%lld:%02lld", s / 60, s % 60);
+  if (s >= 3600)
+    std::snprintf(buf, sizeof buf, "%lld:%02lld:%02lld", s / 3600, s / 60 % 60, s % 60);
+  else
+    std::snprintf(buf, sizeof buf, "%lld:%02lld", s / 60, s % 60);
   return buf;
 }
 
@@ -61,21 +63,25 @@ Progress::~Progress() {
   }
 }
 
-std::string Progress::format_line(int64_t done, double elapsed_s, const std::string& extra_fields) const {
+std::string Progress::format_line(int64_t done, double elapsed_s,
+                                  const std::string& extra_fields) const {
   const std::string extra = printable(extra_fields);
   std::string line = label_;
   if (total_ > 0) {
-    const double frac = std::clamp(static_cast<double>(done) / static_cast<double>(total_), 0.0, 1.0);
+    const double frac =
+        std::clamp(static_cast<double>(done) / static_cast<double>(total_), 0.0, 1.0);
     const int percent = static_cast<int>(std::floor(frac * 100));
     char pct[16];
     std::snprintf(pct, sizeof pct, tty_ ? "%3d%%" : "%d%%", percent);
     const std::string counts = std::to_string(done) + "/" + std::to_string(total_);
     if (tty_) {
       const int filled = static_cast<int>(std::floor(frac * opt_.bar_width));
-      line += " [" + std::string(filled, '#') + std::string(opt_.bar_width - filled, '.') + "] " + counts +
-              " " + pct + " " + format_duration(elapsed_s) + "<" + format_eta(done, total_, elapsed_s);
+      line += " [" + std::string(filled, '#') + std::string(opt_.bar_width - filled, '.') + "] " +
+              counts + " " + pct + " " + format_duration(elapsed_s) + "<" +
+              format_eta(done, total_, elapsed_s);
     } else {
-      line += " " + counts + " (" + pct + ") elapsed " + format_duration(elapsed_s) + " eta " + format_eta(done, total_, elapsed_s);
+      line += " " + counts + " (" + pct + ") elapsed " + format_duration(elapsed_s) + " eta " +
+              format_eta(done, total_, elapsed_s);
     }
   } else {
     line += " " + std::to_string(done) + " done, elapsed " + format_duration(elapsed_s);
@@ -108,7 +114,8 @@ void Progress::update(int64_t done, const std::string& extra_fields) {
   if (tty_) {
     due = now - last_print_ >= opt_.tty_interval_s;
   } else {
-    const double pct = total_ > 0 ? 100.0 * static_cast<double>(done) / static_cast<double>(total_) : 0;
+    const double pct =
+        total_ > 0 ? 100.0 * static_cast<double>(done) / static_cast<double>(total_) : 0;
     due = now - last_print_ >= opt_.plain_interval_s ||
           (opt_.plain_percent > 0 && total_ > 0 && pct - last_percent_ >= opt_.plain_percent);
   }

@@ -12,10 +12,10 @@
 namespace popo {
 
 struct ProgressOptions {
-  double tty_interval_s = 0.1;    // terminal: least time between redraws; 0 redraws every update
-  double plain_interval_s = 30;   // log file: a line at least this often (seconds); 0 = every update
-  double plain_percent = 10;      // log file: also a line per this many percent done; 0 disables
-  int bar_width = 24;             // terminal: characters in the bar
+  double tty_interval_s = 0.1;   // terminal: least time between redraws; 0 redraws every update
+  double plain_interval_s = 30;  // log file: a line at least this often (seconds); 0 = every update
+  double plain_percent = 10;     // log file: also a line per this many percent done; 0 disables
+  int bar_width = 24;            // terminal: characters in the bar
   // Receives each piece of output; default writes to stderr and flushes.
   std::function<void(const std::string&)> sink;
   // Returns monotonic seconds; default is std::chrono::steady_clock (tests pass a fake clock).
@@ -57,7 +57,7 @@ class Progress {
   bool tty_;
   ProgressOptions opt_;
   double start_;
-  double last_print_ = -1;  // clock time of the last output; < 0 before the first
+  double last_print_ = -1;   // clock time of the last output; < 0 before the first
   double last_percent_ = 0;  // percent done at the last plain line
   bool line_open_ = false;   // a terminal line is drawn without its newline
   bool finished_ = false;

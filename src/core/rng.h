@@ -91,7 +91,9 @@ class Rng {
   bool bernoulli(double p) { return uniform_double() < p; }
 
   // Test access: sets the raw state (for reference vectors of the xoshiro paper).
-  void set_state(uint64_t a, uint64_t b, uint64_t c, uint64_t d) { s_[0] = a, s_[1] = b, s_[2] = c, s_[3] = d; }
+  void set_state(uint64_t a, uint64_t b, uint64_t c, uint64_t d) {
+    s_[0] = a, s_[1] = b, s_[2] = c, s_[3] = d;
+  }
 
  private:
   static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }

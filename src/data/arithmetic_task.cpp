@@ -22,9 +22,12 @@ int64_t ipow10(int d) {
 // Returns a op b, or false on int64 overflow.
 bool apply_op(char op, int64_t a, int64_t b, int64_t* out) {
   switch (op) {
-    case '+': return !__builtin_add_overflow(a, b, out);
-    case '-': return !__builtin_sub_overflow(a, b, out);
-    case '*': return !__builtin_mul_overflow(a, b, out);
+    case '+':
+      return !__builtin_add_overflow(a, b, out);
+    case '-':
+      return !__builtin_sub_overflow(a, b, out);
+    case '*':
+      return !__builtin_mul_overflow(a, b, out);
   }
   return false;
 }
@@ -42,7 +45,8 @@ Parsed parse_expression(const std::string& e) {
                "': expected a digit at position ", i);
     int64_t v = 0;
     while (i < e.size() && e[i] >= '0' && e[i] <= '9') {
-      POPO_CHECK(!__builtin_mul_overflow(v, int64_t{10}, &v) && !__builtin_add_overflow(v, int64_t{e[i] - '0'}, &v),
+      POPO_CHECK(!__builtin_mul_overflow(v, int64_t{10}, &v) &&
+                     !__builtin_add_overflow(v, int64_t{e[i] - '0'}, &v),
                  "arithmetic: expression '", e, "': operand too large");
       ++i;
     }
@@ -120,14 +124,17 @@ std::string draw_expression(const ArithmeticConfig& cfg, Rng& rng) {
 
 void validate(const ArithmeticConfig& c) {
   POPO_CHECK(c.min_ops >= 1, "arithmetic: min_ops must be >= 1, got ", c.min_ops);
-  POPO_CHECK(c.max_ops >= c.min_ops, "arithmetic: max_ops must be >= min_ops (", c.min_ops, "), got ", c.max_ops);
+  POPO_CHECK(c.max_ops >= c.min_ops, "arithmetic: max_ops must be >= min_ops (", c.min_ops,
+             "), got ", c.max_ops);
   POPO_CHECK(c.max_ops <= 64, "arithmetic: max_ops must be <= 64, got ", c.max_ops);
   POPO_CHECK(c.min_digits >= 1, "arithmetic: min_digits must be >= 1, got ", c.min_digits);
   POPO_CHECK(c.max_digits >= c.min_digits && c.max_digits <= 9,
              "arithmetic: max_digits must be in [min_digits, 9], got ", c.max_digits);
-  POPO_CHECK(c.max_mul_digits >= 0, "arithmetic: max_mul_digits must be >= 0, got ", c.max_mul_digits);
+  POPO_CHECK(c.max_mul_digits >= 0, "arithmetic: max_mul_digits must be >= 0, got ",
+             c.max_mul_digits);
   POPO_CHECK(!c.operators.empty() && c.operators.find_first_not_of("+-*") == std::string::npos,
-             "arithmetic: operators must be a non-empty subset of \"+-*\", got \"", c.operators, "\"");
+             "arithmetic: operators must be a non-empty subset of \"+-*\", got \"", c.operators,
+             "\"");
   POPO_CHECK(c.heldout_fraction >= 0 && c.heldout_fraction <= 1,
              "arithmetic: heldout_fraction must be in [0, 1], got ", c.heldout_fraction);
 }
@@ -155,8 +162,9 @@ std::vector<ArithmeticProblem> make_arithmetic_problems(const ArithmeticConfig& 
   const int64_t max_draws = 200 * static_cast<int64_t>(count) + 20000;
   for (int64_t draw = 0; static_cast<int>(out.size()) < count; ++draw) {
     POPO_CHECK(draw < max_draws, "arithmetic: found only ", out.size(), " distinct ",
-               want_heldout ? "held-out" : "training", " problems of the ", count, " asked for after ",
-               max_draws, " draws; widen the task (max_ops, max_digits, heldout_fraction) or ask for fewer");
+               want_heldout ? "held-out" : "training", " problems of the ", count,
+               " asked for after ", max_draws,
+               " draws; widen the task (max_ops, max_digits, heldout_fraction) or ask for fewer");
     const std::string e = draw_expression(cfg, rng);
     if (is_heldout_expression(e, cfg.heldout_fraction) != want_heldout) continue;
     if (!seen.insert(e).second) continue;
@@ -167,17 +175,20 @@ std::vector<ArithmeticProblem> make_arithmetic_problems(const ArithmeticConfig& 
   return out;
 }
 
-std::vector<std::string> arithmetic_corpus(const ArithmeticConfig& cfg, int num_examples, uint64_t seed) {
+std::vector<std::string> arithmetic_corpus(const ArithmeticConfig& cfg, int num_examples,
+                                           uint64_t seed) {
   std::vector<std::string> texts = {
-      "0 1 2 3 4 5 6 7 8 9", "+ - * = .", kPromptPrefix, "Compute 1+2.", "1+2=3. \\boxed{3}",
-      "\\boxed{-5}", "-1-2=-3. "};
+      "0 1 2 3 4 5 6 7 8 9", "+ - * = .",   kPromptPrefix, "Compute 1+2.",
+      "1+2=3. \\boxed{3}",   "\\boxed{-5}", "-1-2=-3. "};
   validate(cfg);
   // Repeats are fine here (a small task may hold fewer distinct problems than num_examples).
   Rng rng(derive_seed(seed, "arithmetic.corpus", 0));
-  for (int64_t draw = 0, kept = 0; kept < num_examples && draw < 100 * int64_t{num_examples} + 1000; ++draw) {
+  for (int64_t draw = 0, kept = 0; kept < num_examples && draw < 100 * int64_t{num_examples} + 1000;
+       ++draw) {
     const std::string e = draw_expression(cfg, rng);
     ArithmeticProblem p;
-    if (is_heldout_expression(e, cfg.heldout_fraction) || !solve(e, parse_expression(e), &p)) continue;
+    if (is_heldout_expression(e, cfg.heldout_fraction) || !solve(e, parse_expression(e), &p))
+      continue;
     texts.push_back(p.prompt + " " + p.solution);
     ++kept;
   }

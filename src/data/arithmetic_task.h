@@ -13,13 +13,13 @@
 namespace popo {
 
 struct ArithmeticConfig {
-  int min_ops = 1;                 // fewest operators per expression (>= 1)
-  int max_ops = 3;                 // most operators per expression
-  int min_digits = 1;              // fewest digits per operand (1-digit operands include 0)
-  int max_digits = 2;              // most digits per operand (<= 9)
-  int max_mul_digits = 1;          // digit cap for operands next to '*'; 0 = no extra cap
-  std::string operators = "+-*";   // operators drawn uniformly, any non-empty subset of "+-*"
-  double heldout_fraction = 0.1;   // share of expressions reserved for held-out; 0 = none
+  int min_ops = 1;                // fewest operators per expression (>= 1)
+  int max_ops = 3;                // most operators per expression
+  int min_digits = 1;             // fewest digits per operand (1-digit operands include 0)
+  int max_digits = 2;             // most digits per operand (<= 9)
+  int max_mul_digits = 1;         // digit cap for operands next to '*'; 0 = no extra cap
+  std::string operators = "+-*";  // operators drawn uniformly, any non-empty subset of "+-*"
+  double heldout_fraction = 0.1;  // share of expressions reserved for held-out; 0 = none
 
   template <class V>
   void visit_fields(V& v) {
@@ -49,9 +49,9 @@ void validate(const ArithmeticConfig& cfg);
 // Returns count distinct problems of the split, drawn deterministically from seed (the train and
 // held-out splits use different seed streams). Throws popo::Error if the configured space holds
 // fewer than count distinct problems of that split.
-std::vector<ArithmeticProblem> make_arithmetic_problems(const ArithmeticConfig& cfg, int count,
-                                                        uint64_t seed,
-                                                        ArithmeticSplit split = ArithmeticSplit::kTrain);
+std::vector<ArithmeticProblem> make_arithmetic_problems(
+    const ArithmeticConfig& cfg, int count, uint64_t seed,
+    ArithmeticSplit split = ArithmeticSplit::kTrain);
 
 // Returns the problem for an expression such as "17+5*3-8" (non-negative integer operands, + - *).
 // Multiplications are worked first, left to right, then additions and subtractions left to right.

@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -146,11 +147,9 @@ std::map<std::string, at::Tensor> read_safetensors(const std::string& path) {
   return out;
 }
 
-std::map<std::string, at::Tensor> read_safetensors_dir(const std::string& dir) {
-  const std::string single = path_join(dir, "model.safetensors");
-  const std::string index = path_join(dir, "model.safetensors.index.json");
-  if (path_exists(single)) return read_safetensors(single);
-  POPO_CHECK(path_exists(index), dir, ": no model.safetensors or model.safetensors.index.json in the model folder");
+namespace {
+// Returns the parsed weight_map of an index file.
+nlohmann::json read_weight_map(const std::string& index) {
   json j;
   try {
     j = json::parse(read_file(index));
@@ -158,8 +157,31 @@ std::map<std::string, at::Tensor> read_safetensors_dir(const std::string& dir) {
     POPO_FAIL(index, ": not valid JSON (", e.what(), ")");
   }
   POPO_CHECK(j.contains("weight_map") && j.at("weight_map").is_object(), index, ": key 'weight_map' is missing");
+  return j.at("weight_map");
+}
+}  // namespace
+
+std::vector<std::string> safetensors_files(const std::string& dir) {
+  const std::string single = path_join(dir, "model.safetensors");
+  const std::string index = path_join(dir, "model.safetensors.index.json");
+  if (path_exists(single)) return {single};
+  POPO_CHECK(path_exists(index), dir, ": no model.safetensors or model.safetensors.index.json in the model folder");
+  std::vector<std::string> files;
+  for (const auto& shard : read_weight_map(index)) {
+    const std::string f = path_join(dir, shard.get<std::string>());
+    if (std::find(files.begin(), files.end(), f) == files.end()) files.push_back(f);
+  }
+  return files;
+}
+
+std::map<std::string, at::Tensor> read_safetensors_dir(const std::string& dir) {
+  const std::string single = path_join(dir, "model.safetensors");
+  const std::string index = path_join(dir, "model.safetensors.index.json");
+  if (path_exists(single)) return read_safetensors(single);
+  POPO_CHECK(path_exists(index), dir, ": no model.safetensors or model.safetensors.index.json in the model folder");
+  const json weight_map = read_weight_map(index);
   std::map<std::string, std::vector<std::string>> by_shard;
-  for (auto it = j.at("weight_map").begin(); it != j.at("weight_map").end(); ++it) {
+  for (auto it = weight_map.begin(); it != weight_map.end(); ++it) {
     by_shard[it->get<std::string>()].push_back(it.key());
   }
   std::map<std::string, at::Tensor> out;

@@ -47,6 +47,10 @@ class SafetensorsFile {
 // Returns every tensor of one safetensors file by name (CPU, file dtype).
 std::map<std::string, at::Tensor> read_safetensors(const std::string& path);
 
+// Returns the safetensors files of a model folder: dir/model.safetensors, or the distinct shard
+// files named by model.safetensors.index.json. Throws popo::Error naming the folder when neither exists.
+std::vector<std::string> safetensors_files(const std::string& dir);
+
 // Returns every tensor of a model folder: model.safetensors, or the shards listed in
 // model.safetensors.index.json. Throws popo::Error naming the folder when neither exists.
 std::map<std::string, at::Tensor> read_safetensors_dir(const std::string& dir);

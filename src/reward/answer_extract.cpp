@@ -79,9 +79,8 @@ std::string clean_phrase(std::string x) {
     x = trim(x);
     while (!x.empty() && (x.back() == '.' || x.back() == ',' || x.back() == ';')) x.pop_back();
     x = trim(x);
-    if (x.size() >= 4 && x.compare(0, 2, "**") == 0 && x.compare(x.size() - 2, 2, "**") == 0) {
-      x = x.substr(2, x.size() - 4);
-    }
+    if (x.size() >= 2 && x.compare(0, 2, "**") == 0) x = x.substr(2);
+    if (x.size() >= 2 && x.compare(x.size() - 2, 2, "**") == 0) x = x.substr(0, x.size() - 2);
     if (x.size() >= 2 && x.front() == '$' && x.back() == '$') {
       size_t k = 0;
       while (k < x.size() / 2 && x[k] == '$' && x[x.size() - 1 - k] == '$') ++k;
@@ -119,6 +118,9 @@ std::string answer_phrase(const std::string& response) {
       size_t close = response.find('$', b);
       if (close != std::string::npos && close < end) end = close + (close + 1 < end && response[close + 1] == '$' ? 2 : 1);
     }
+    // "The answer is 5. I hope it is correct.": the answer ends at the first sentence break.
+    size_t stop = response.find(". ", start);
+    if (stop != std::string::npos && stop < end) end = stop;
     std::string x = clean_phrase(response.substr(start, end - start));
     if (!x.empty()) return x;
     if (best == 0) return "";

@@ -147,7 +147,17 @@ class Parser {
 
   GiNaC::ex power() {
     GiNaC::ex base = postfix();
-    while (eat('^')) base = make_pow(base, exponent_arg());
+    while (true) {
+      skip_ws();
+      if (s_.compare(pos_, 2, "**") == 0) {  // Python-style power
+        pos_ += 2;
+        base = make_pow(base, unary());
+      } else if (eat('^')) {
+        base = make_pow(base, exponent_arg());
+      } else {
+        break;
+      }
+    }
     return base;
   }
 
@@ -316,7 +326,21 @@ class Parser {
     if (pos_ >= s_.size()) throw Refusal("unexpected end");
     char c = s_[pos_];
     if (is_digit(c) || c == '.') return number();
-    if (is_alpha(c)) return variable();
+    if (is_alpha(c)) {
+      // Bare function words written without a backslash: sqrt(2), sin x, ln 5, pi.
+      for (const char* w : {"sqrt", "arcsin", "arccos", "arctan", "sin", "cos", "tan", "ln",
+                            "log", "exp", "pi"}) {
+        size_t n = std::char_traits<char>::length(w);
+        if (s_.compare(pos_, n, w) == 0 && !(pos_ + n < s_.size() && is_alpha(s_[pos_ + n]))) {
+          pos_ += n;
+          std::string cmd = w;
+          if (cmd == "pi") return GiNaC::Pi;
+          if (cmd == "sqrt") return GiNaC::sqrt(group_arg());
+          return function(cmd);
+        }
+      }
+      return variable();
+    }
     if (c == '(' || c == '[' || c == '{') {
       char close = c == '(' ? ')' : c == '[' ? ']' : '}';
       ++pos_;

@@ -19,7 +19,7 @@ namespace popo {
 
 struct LatexLimits {
   size_t max_length = 4000;          // characters of one expression
-  int max_depth = 64;                // parser recursion depth
+  int max_depth = 200;               // parser recursion depth (about 4 per nesting level)
   long max_int_exponent = 2000;      // |n| in x^n with a numeric base
   long max_symbolic_exponent = 64;   // |n| in x^n with a symbolic base
   double max_result_digits = 20000;  // estimated decimal digits of a numeric power

@@ -338,6 +338,12 @@ std::string normalize_answer(const std::string& input) {
   for (char& c : s)
     if (c == '\n' || c == '\r' || c == '\t') c = ' ';
   s = trim(s);
+  // Unicode math symbols to their LaTeX commands.
+  static const std::pair<const char*, const char*> kUnicode[] = {
+      {"\u03c0", "\\pi "}, {"\u221a", "\\sqrt"}, {"\u00d7", "\\times "}, {"\u00b7", "\\cdot "},
+      {"\u22c5", "\\cdot "}, {"\u2212", "-"}, {"\u221e", "\\infty "}, {"\u2264", "\\leq "},
+      {"\u2265", "\\geq "}, {"\u2260", "\\neq "}, {"\u00f7", "\\div "}, {"\u222a", "\\cup "}};
+  for (const auto& [from, to] : kUnicode) s = replace_all(s, from, to);
   // Math delimiters and dollars.
   s = replace_all(s, "\\$", "");
   s = replace_all(s, "$", "");

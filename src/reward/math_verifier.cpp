@@ -19,6 +19,7 @@ using Clock = std::chrono::steady_clock;
 constexpr int kMaxDepth = 6;             // nesting of tuples inside tuples
 constexpr size_t kMaxElements = 200;     // elements of one tuple / set
 constexpr size_t kMaxSymbolicLen = 4000;  // longer normalised answers are compared as strings
+constexpr size_t kMaxAnswerLen = 100000;  // longer extracted answers are refused unread
 
 bool is_digit(char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; }
 bool is_alpha(char c) { return std::isalpha(static_cast<unsigned char>(c)) != 0; }
@@ -246,6 +247,15 @@ Shape shape_of(const std::string& s) {
   if (items.size() >= 2) {
     sh.kind = Kind::kList;
     sh.items = items;
+    return sh;
+  }
+  // "a \pm b" is the list {a + b, a - b}.
+  auto pm = split_top(s, "\\pm");
+  if (pm.size() == 2 && !pm[1].empty() && !(is_alpha(pm[1][0]))) {
+    sh.kind = Kind::kList;
+    const std::string& l = pm[0];
+    const std::string r = "(" + pm[1] + ")";
+    sh.items = {l.empty() ? r : l + "+" + r, l + "-" + r};
   }
   return sh;
 }
@@ -423,6 +433,8 @@ Equivalence compare_answers(const std::string& gold, const std::string& pred,
   try {
     if (gold.size() > opt.max_input || pred.size() > opt.max_input)
       return not_equal("", "answer longer than max_input");
+    if (pred.size() > kMaxAnswerLen || gold.size() > kMaxAnswerLen)
+      return not_equal("", "answer longer than " + std::to_string(kMaxAnswerLen) + " characters");
     Ctx ctx{opt, Clock::now() + std::chrono::milliseconds(opt.max_ms), mentions_percent(gold)};
     std::string a = normalize_answer(gold), b = normalize_answer(pred);
     if (b.empty()) return not_equal("", "empty answer");

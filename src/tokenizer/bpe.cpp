@@ -2,6 +2,7 @@
 #include "tokenizer/bpe.h"
 
 #include <climits>
+#include <queue>
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
@@ -114,19 +115,26 @@ int32_t Bpe::merge_rank(const std::string& a, const std::string& b) const {
   return it == merges_.end() ? -1 : it->second.rank;
 }
 
-void Bpe::merge_word(const std::string& word, std::vector<int32_t>& sym) const {
+void Bpe::merge_word(const char* data, size_t size, std::vector<int32_t>& sym) const {
   sym.clear();
   if (ignore_merges_) {
-    const int32_t whole = token_to_id(bytes_to_byte_level(word));
+    const int32_t whole = token_to_id(bytes_to_byte_level(std::string(data, size)));
     if (whole >= 0) {
       sym.push_back(whole);
       return;
     }
   }
-  for (unsigned char c : word) sym.push_back(byte_ids_[c]);
+  for (size_t i = 0; i < size; ++i) sym.push_back(byte_ids_[static_cast<unsigned char>(data[i])]);
   if (sym.size() < 2) return;
-  // rank[i] / result[i]: the merge of (sym[i], sym[i+1]), INT_MAX when none.
-  std::vector<int32_t> rank(sym.size() - 1), result(sym.size() - 1);
+  if (sym.size() > kLongWordSymbols) {
+    merge_long_word(sym);
+    return;
+  }
+  // Short words: rank[i] / result[i] is the merge of (sym[i], sym[i+1]), INT_MAX when none;
+  // each step applies the lowest rank, leftmost first, and refreshes the two neighbours.
+  thread_local std::vector<int32_t> rank, result;
+  rank.assign(sym.size() - 1, INT_MAX);
+  result.assign(sym.size() - 1, -1);
   auto look = [&](size_t i) {
     auto it = merges_.find(pair_key(sym[i], sym[i + 1]));
     rank[i] = it == merges_.end() ? INT_MAX : it->second.rank;
@@ -148,13 +156,53 @@ void Bpe::merge_word(const std::string& word, std::vector<int32_t>& sym) const {
   }
 }
 
-void Bpe::encode_word(const std::string& word, std::vector<int32_t>& out, bool use_cache) const {
-  if (word.size() == 1) {
-    out.push_back(byte_ids_[static_cast<unsigned char>(word[0])]);
+void Bpe::merge_long_word(std::vector<int32_t>& sym) const {
+  // Long words (e.g. a run of 10^6 spaces): the same order of merges, O(n log n), with a linked
+  // list over the original positions and a heap of (rank, position), as tokenizers' Word does.
+  const int32_t n = static_cast<int32_t>(sym.size());
+  std::vector<int32_t> prev(n), next(n);
+  std::vector<char> alive(n, 1);
+  for (int32_t i = 0; i < n; ++i) {
+    prev[i] = i - 1;
+    next[i] = i + 1 < n ? i + 1 : -1;
+  }
+  using Entry = std::pair<int32_t, int32_t>;  // (rank, left position)
+  std::priority_queue<Entry, std::vector<Entry>, std::greater<Entry>> heap;
+  auto push = [&](int32_t i) {
+    if (i < 0 || next[i] < 0) return;
+    auto it = merges_.find(pair_key(sym[i], sym[next[i]]));
+    if (it != merges_.end()) heap.emplace(it->second.rank, i);
+  };
+  for (int32_t i = 0; i + 1 < n; ++i) push(i);
+  while (!heap.empty()) {
+    const auto [rank, i] = heap.top();
+    heap.pop();
+    if (!alive[i] || next[i] < 0) continue;
+    auto it = merges_.find(pair_key(sym[i], sym[next[i]]));
+    if (it == merges_.end() || it->second.rank != rank) continue;  // stale entry
+    const int32_t j = next[i];
+    sym[i] = it->second.new_id;
+    alive[j] = 0;
+    next[i] = next[j];
+    if (next[j] >= 0) prev[next[j]] = i;
+    push(prev[i]);
+    push(i);
+  }
+  int32_t w = 0;
+  for (int32_t i = 0; i < n; i = next[i] < 0 ? n : next[i]) sym[w++] = sym[i];
+  sym.resize(static_cast<size_t>(w));
+}
+
+void Bpe::encode_word(const char* data, size_t size, std::vector<int32_t>& out,
+                      bool use_cache) const {
+  if (size == 1) {
+    out.push_back(byte_ids_[static_cast<unsigned char>(data[0])]);
     return;
   }
-  const bool cacheable = use_cache && word.size() <= kMaxCachedWordBytes;
+  const bool cacheable = use_cache && size <= kMaxCachedWordBytes;
+  std::string word;
   if (cacheable) {
+    word.assign(data, size);
     std::lock_guard<std::mutex> lock(cache_mu_);
     auto it = cache_.find(word);
     if (it != cache_.end()) {
@@ -163,7 +211,7 @@ void Bpe::encode_word(const std::string& word, std::vector<int32_t>& out, bool u
     }
   }
   thread_local std::vector<int32_t> sym;
-  merge_word(word, sym);
+  merge_word(data, size, sym);
   out.insert(out.end(), sym.begin(), sym.end());
   if (cacheable) {
     std::lock_guard<std::mutex> lock(cache_mu_);

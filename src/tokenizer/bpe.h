@@ -23,7 +23,11 @@ class Bpe {
 
   // Appends the ids of one pre-tokenized word (raw bytes) to out. use_cache=false bypasses the
   // word cache (for benchmarks).
-  void encode_word(const std::string& word, std::vector<int32_t>& out, bool use_cache = true) const;
+  void encode_word(const std::string& word, std::vector<int32_t>& out, bool use_cache = true) const {
+    encode_word(word.data(), word.size(), out, use_cache);
+  }
+  void encode_word(const char* data, size_t size, std::vector<int32_t>& out,
+                   bool use_cache = true) const;
 
   // Returns the id of a byte-level token string, or -1.
   int32_t token_to_id(const std::string& token) const;
@@ -47,7 +51,9 @@ class Bpe {
   static uint64_t pair_key(int32_t a, int32_t b) {
     return (static_cast<uint64_t>(static_cast<uint32_t>(a)) << 32) | static_cast<uint32_t>(b);
   }
-  void merge_word(const std::string& word, std::vector<int32_t>& symbols) const;
+  void merge_word(const char* data, size_t size, std::vector<int32_t>& symbols) const;
+  void merge_long_word(std::vector<int32_t>& symbols) const;
+  static constexpr size_t kLongWordSymbols = 64;  // above this, merge with a heap
 
   std::unordered_map<std::string, int32_t> vocab_;
   std::vector<std::string> id_to_token_;

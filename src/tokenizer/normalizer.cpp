@@ -44,17 +44,44 @@ std::string Normalizer::normalize(const std::string& text) const {
   return nfc_ ? nfc(text) : text;
 }
 
-std::string nfc(const std::string& s) {
-  if (all_ascii(s)) return s;  // ASCII is always in NFC
+namespace {
+std::string nfc_span(const char* data, size_t size) {
   utf8proc_uint8_t* out = nullptr;
   const utf8proc_ssize_t n =
-      utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(s.data()),
-                   static_cast<utf8proc_ssize_t>(s.size()), &out,
+      utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(data),
+                   static_cast<utf8proc_ssize_t>(size), &out,
                    static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_COMPOSE));
   POPO_CHECK(n >= 0, "NFC normalisation failed: ", utf8proc_errmsg(n));
   std::string result(reinterpret_cast<const char*>(out), static_cast<size_t>(n));
   std::free(out);
   return result;
+}
+}  // namespace
+
+std::string nfc(const std::string& s) {
+  if (all_ascii(s)) return s;  // ASCII is always in NFC
+  // The position before an ASCII character is a normalisation boundary (ASCII has combining
+  // class 0, no decomposition, and never composes with what precedes it), so only each run of
+  // non-ASCII characters, with the one ASCII character before it (a possible base for combining
+  // marks), goes through utf8proc; the rest is copied.
+  std::string out;
+  out.reserve(s.size());
+  const size_t n = s.size();
+  size_t pos = 0, i = 0;
+  while (i < n) {
+    if (static_cast<unsigned char>(s[i]) < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t j = i;
+    while (j < n && static_cast<unsigned char>(s[j]) >= 0x80) ++j;
+    const size_t span = i > pos ? i - 1 : pos;
+    out.append(s, pos, span - pos);
+    out += nfc_span(s.data() + span, j - span);
+    pos = i = j;
+  }
+  out.append(s, pos, n - pos);
+  return out;
 }
 
 namespace {

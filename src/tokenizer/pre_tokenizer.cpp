@@ -80,28 +80,32 @@ Regex::Regex(const std::string& pattern, bool literal, const std::string& origin
 
 std::vector<std::pair<size_t, size_t>> Regex::find_all(const std::string& text) const {
   std::vector<std::pair<size_t, size_t>> out;
+  for_each_match(text.data(), text.size(), [&](size_t b, size_t e) { out.emplace_back(b, e); });
+  return out;
+}
+
+void Regex::for_each_match(const char* data, size_t size,
+                           const std::function<void(size_t, size_t)>& fn) const {
   auto* code = static_cast<pcre2_code*>(code_.get());
   thread_local std::unique_ptr<pcre2_match_data, void (*)(pcre2_match_data*)> md(
       pcre2_match_data_create(/*ovecsize=*/4, nullptr), pcre2_match_data_free);
-  const auto* subject = reinterpret_cast<PCRE2_SPTR>(text.data());
+  const auto* subject = reinterpret_cast<PCRE2_SPTR>(data);
   size_t start = 0;
-  while (start <= text.size()) {
-    const int rc = pcre2_match(code, subject, text.size(), start, PCRE2_NO_UTF_CHECK, md.get(),
-                               nullptr);
+  while (start < size) {
+    const int rc = pcre2_match(code, subject, size, start, PCRE2_NO_UTF_CHECK, md.get(), nullptr);
     if (rc == PCRE2_ERROR_NOMATCH) break;
     POPO_CHECK(rc >= 0, "split regex match failed with PCRE2 code ", rc);
     const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(md.get());
-    if (ov[1] == ov[0]) {  // empty match: step over one code point
-      if (ov[0] >= text.size()) break;
-      size_t next = ov[0];
-      next_code_point(text, next);
-      start = next;
+    const size_t b = ov[0], e = ov[1];  // copied: fn may run other matches on this thread
+    if (e == b) {  // empty match: step over one code point
+      if (b >= size) break;
+      start = b + 1;
+      while (start < size && (static_cast<unsigned char>(data[start]) & 0xC0) == 0x80) ++start;
       continue;
     }
-    out.emplace_back(ov[0], ov[1]);
-    start = ov[1];
+    fn(b, e);
+    start = e;
   }
-  return out;
 }
 
 // ---- PreTokenizer ---------------------------------------------------------------------------
@@ -156,46 +160,51 @@ PreTokenizer PreTokenizer::from_json(const nlohmann::json& j, const std::string&
   return p;
 }
 
-namespace {
-// Appends the pieces of word cut by regex matches (Isolated keeps the gaps and the matches,
-// Removed keeps only the gaps).
-void split_by(const Regex& re, bool keep_matches, const std::string& word,
-              std::vector<std::string>& out) {
-  size_t prev = 0;
-  for (const auto& [s, e] : re.find_all(word)) {
-    if (s > prev) out.emplace_back(word, prev, s - prev);
-    if (keep_matches) out.emplace_back(word, s, e - s);
-    prev = e;
+void PreTokenizer::run(size_t step, const char* data, size_t size, const WordFn& fn) const {
+  if (size == 0) return;
+  if (step == steps_.size()) {
+    fn(data, size);
+    return;
   }
-  if (prev < word.size()) out.emplace_back(word, prev, word.size() - prev);
+  const Step& st = steps_[step];
+  auto split_by = [&](const Regex& re, bool keep_matches, const char* d, size_t n) {
+    size_t prev = 0;
+    re.for_each_match(d, n, [&](size_t b, size_t e) {
+      if (b > prev) run(step + 1, d + prev, b - prev, fn);
+      if (keep_matches) run(step + 1, d + b, e - b, fn);
+      prev = e;
+    });
+    if (prev < n) run(step + 1, d + prev, n - prev, fn);
+  };
+  switch (st.kind) {
+    case Step::kSplitIsolated: split_by(st.regex, true, data, size); break;
+    case Step::kSplitRemoved: split_by(st.regex, false, data, size); break;
+    case Step::kByteLevel: {
+      std::string prefixed;
+      if (st.add_prefix_space && data[0] != ' ') {
+        prefixed.reserve(size + 1);
+        prefixed += ' ';
+        prefixed.append(data, size);
+        data = prefixed.data();
+        size = prefixed.size();
+      }
+      if (st.use_regex) {
+        split_by(st.regex, true, data, size);
+      } else {
+        run(step + 1, data, size, fn);
+      }
+      break;
+    }
+  }
 }
-}  // namespace
+
+void PreTokenizer::for_each_word(const char* data, size_t size, const WordFn& fn) const {
+  run(0, data, size, fn);
+}
 
 void PreTokenizer::split(const std::string& text, std::vector<std::string>& out) const {
-  if (text.empty()) return;
-  std::vector<std::string> cur{text}, next;
-  for (const Step& step : steps_) {
-    next.clear();
-    for (auto& w : cur) {
-      switch (step.kind) {
-        case Step::kSplitIsolated: split_by(step.regex, true, w, next); break;
-        case Step::kSplitRemoved: split_by(step.regex, false, w, next); break;
-        case Step::kByteLevel: {
-          if (step.add_prefix_space && w.rfind(' ', 0) != 0) w.insert(w.begin(), ' ');
-          if (step.use_regex) {
-            split_by(step.regex, true, w, next);
-          } else {
-            next.push_back(std::move(w));
-          }
-          break;
-        }
-      }
-    }
-    cur.swap(next);
-  }
-  for (auto& w : cur) {
-    if (!w.empty()) out.push_back(std::move(w));
-  }
+  for_each_word(text.data(), text.size(),
+                [&](const char* d, size_t n) { out.emplace_back(d, n); });
 }
 
 }  // namespace popo

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <array>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -38,6 +39,10 @@ class Regex {
   Regex(const std::string& pattern, bool literal, const std::string& origin);
   // Returns the [start, end) byte ranges of the non-overlapping matches in text (valid UTF-8).
   std::vector<std::pair<size_t, size_t>> find_all(const std::string& text) const;
+  // Calls fn(start, end) for each non-overlapping match in data[0, size) (valid UTF-8). fn may
+  // itself run regex matches.
+  void for_each_match(const char* data, size_t size,
+                      const std::function<void(size_t, size_t)>& fn) const;
 
  private:
   std::shared_ptr<void> code_;  // pcre2_code_8*
@@ -50,6 +55,10 @@ class PreTokenizer {
   static PreTokenizer from_json(const nlohmann::json& j, const std::string& origin);
   // Returns the words of text (raw UTF-8 bytes, not yet byte-level mapped), appended to out.
   void split(const std::string& text, std::vector<std::string>& out) const;
+  using WordFn = std::function<void(const char* data, size_t size)>;
+  // Calls fn for each word of data[0, size) in order, without copying (the pointer is valid only
+  // during the call).
+  void for_each_word(const char* data, size_t size, const WordFn& fn) const;
 
  private:
   struct Step {
@@ -58,6 +67,7 @@ class PreTokenizer {
     bool use_regex = false;
     bool add_prefix_space = false;
   };
+  void run(size_t step, const char* data, size_t size, const WordFn& fn) const;
   static void add_step(const nlohmann::json& j, const std::string& origin,
                        std::vector<Step>& steps);
   std::vector<Step> steps_;

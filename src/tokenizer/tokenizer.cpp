@@ -207,7 +207,9 @@ std::vector<int32_t> Tokenizer::encode_impl(const std::string& input, bool use_c
   std::vector<int32_t> ids;
   ids.reserve(text.size() / 3 + 4);
   std::vector<Piece> raw_pieces, norm_pieces;
-  std::vector<std::string> words;
+  const PreTokenizer::WordFn on_word = [&](const char* d, size_t n) {
+    im.bpe.encode_word(d, n, ids, use_cache);
+  };
   if (im.raw_matcher.empty) {
     raw_pieces.push_back({-1, 0, text.size()});
   } else {
@@ -230,9 +232,7 @@ std::vector<int32_t> Tokenizer::encode_impl(const std::string& input, bool use_c
         ids.push_back(q.id);
         continue;
       }
-      words.clear();
-      im.pre_tokenizer.split(normalized.substr(q.begin, q.end - q.begin), words);
-      for (const auto& w : words) im.bpe.encode_word(w, ids, use_cache);
+      im.pre_tokenizer.for_each_word(normalized.data() + q.begin, q.end - q.begin, on_word);
     }
   }
   return ids;

@@ -33,6 +33,8 @@ const ExtractCase kExtract[] = {
   {"We get 3. The answer is 42.", false, "42", ExtractRule::kAnswerIs},
   {"The final answer is $\\frac{3}{4}$. I hope it is correct.", false, "\\frac{3}{4}", ExtractRule::kAnswerIs},
   {"Answer: 17", false, "17", ExtractRule::kAnswerIs},
+  {"Final Answer: The final answer is 5. I hope it is correct.", false, "5", ExtractRule::kAnswerIs},
+  {"**Answer:** 3.5", false, "3.5", ExtractRule::kAnswerIs},
   {"answer: (1, 2)\n", false, "(1, 2)", ExtractRule::kAnswerIs},
   {"The answer is **12**.", false, "12", ExtractRule::kAnswerIs},
   {"so the answer is: \\(x^2\\)", false, "x^2", ExtractRule::kAnswerIs},

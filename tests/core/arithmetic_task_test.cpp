@@ -12,7 +12,8 @@
 namespace popo {
 namespace {
 
-// Independent evaluator: recursive descent over expr := term (('+'|'-') term)*, term := num ('*' num)*.
+// Independent evaluator: recursive descent over expr := term (('+'|'-') term)*, term := num ('*'
+// num)*.
 struct Evaluator {
   const std::string& s;
   size_t i = 0;
@@ -64,9 +65,9 @@ void check_solution(const ArithmeticProblem& p) {
     last = c;
   }
   const std::string e = expression_of(p);
-  EXPECT_EQ(steps, static_cast<int>(std::count_if(e.begin(), e.end(), [](char ch) {
-              return ch == '+' || ch == '-' || ch == '*';
-            })))
+  EXPECT_EQ(steps,
+            static_cast<int>(std::count_if(
+                e.begin(), e.end(), [](char ch) { return ch == '+' || ch == '-' || ch == '*'; })))
       << sol;
   EXPECT_EQ(sol.substr(consumed), "\\boxed{" + p.answer + "}") << sol;
   EXPECT_EQ(std::to_string(last), p.answer) << sol;
@@ -148,7 +149,8 @@ TEST(ArithmeticTask, HeldoutIsDisjointFromTrainingForAnySeeds) {
   // The partition holds about heldout_fraction of expressions.
   int held = 0;
   for (int a = 0; a < 100; ++a)
-    for (int b = 0; b < 100; ++b) held += is_heldout_expression(std::to_string(a) + "+" + std::to_string(b), 0.1);
+    for (int b = 0; b < 100; ++b)
+      held += is_heldout_expression(std::to_string(a) + "+" + std::to_string(b), 0.1);
   EXPECT_NEAR(held / 10000.0, 0.1, 0.015);
 }
 
@@ -157,7 +159,8 @@ TEST(ArithmeticTask, DifficultyKnobsBoundOperatorsAndDigits) {
     int min_ops, max_ops, min_digits, max_digits, max_mul_digits;
     std::string ops;
   };
-  const Case cases[] = {{1, 1, 1, 1, 0, "+-*"}, {2, 4, 2, 3, 1, "+-*"}, {3, 3, 1, 2, 0, "+"}, {1, 2, 3, 3, 2, "*-"}};
+  const Case cases[] = {
+      {1, 1, 1, 1, 0, "+-*"}, {2, 4, 2, 3, 1, "+-*"}, {3, 3, 1, 2, 0, "+"}, {1, 2, 3, 3, 2, "*-"}};
   for (const Case& c : cases) {
     ArithmeticConfig cfg;
     cfg.min_ops = c.min_ops, cfg.max_ops = c.max_ops, cfg.min_digits = c.min_digits,
@@ -167,7 +170,8 @@ TEST(ArithmeticTask, DifficultyKnobsBoundOperatorsAndDigits) {
       const std::string e = expression_of(p);
       const std::regex tok("(\\d+)|([-+*])");
       std::vector<std::string> toks;
-      for (auto it = std::sregex_iterator(e.begin(), e.end(), tok); it != std::sregex_iterator(); ++it)
+      for (auto it = std::sregex_iterator(e.begin(), e.end(), tok); it != std::sregex_iterator();
+           ++it)
         toks.push_back(it->str());
       const int n_ops = static_cast<int>(toks.size() / 2);
       EXPECT_GE(n_ops, c.min_ops) << e;
@@ -175,8 +179,10 @@ TEST(ArithmeticTask, DifficultyKnobsBoundOperatorsAndDigits) {
       seen_ops.insert(n_ops);
       for (size_t i = 0; i < toks.size(); i += 2) {
         const int digits = static_cast<int>(toks[i].size());
-        const bool near_mul = (i > 0 && toks[i - 1] == "*") || (i + 1 < toks.size() && toks[i + 1] == "*");
-        const int hi = near_mul && c.max_mul_digits > 0 ? std::min(c.max_digits, c.max_mul_digits) : c.max_digits;
+        const bool near_mul =
+            (i > 0 && toks[i - 1] == "*") || (i + 1 < toks.size() && toks[i + 1] == "*");
+        const int hi = near_mul && c.max_mul_digits > 0 ? std::min(c.max_digits, c.max_mul_digits)
+                                                        : c.max_digits;
         EXPECT_LE(digits, hi) << e;
         EXPECT_GE(digits, std::min(c.min_digits, hi)) << e;
         EXPECT_TRUE(digits == 1 || toks[i][0] != '0') << e;  // no leading zeros

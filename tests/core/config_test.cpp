@@ -64,7 +64,9 @@ std::string error_of(Fn fn) {
   return "";
 }
 
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+bool contains(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
 
 TEST(Config, LoadsNestedValuesAndKeepsAbsentDefaults) {
   TestConfig c;
@@ -96,7 +98,8 @@ TEST(Config, UnknownKeyNamesFullDottedKeyAndSuggestsNearMiss) {
       {"trainer:\n  sampling:\n    temprature: 1\n", "unknown key 'trainer.sampling.temprature'",
        "did you mean 'trainer.sampling.temperature'"},
       {"lr: 1\n", "unknown key 'lr'", "did you mean 'trainer.lr'"},  // right name, wrong section
-      {"trainer:\n  zzzzzzzz: 1\n", "unknown key 'trainer.zzzzzzzz'", "valid keys in 'trainer': lr steps sampling"},
+      {"trainer:\n  zzzzzzzz: 1\n", "unknown key 'trainer.zzzzzzzz'",
+       "valid keys in 'trainer': lr steps sampling"},
   };
   for (const Case& c : cases) {
     TestConfig cfg;
@@ -116,8 +119,10 @@ TEST(Config, WrongTypeNamesKeyExpectedTypeAndValue) {
       {"trainer:\n  lr: 1e999\n", "trainer.lr", "expected double", "got '1e999'"},
       {"use_kv_cache: yes\n", "use_kv_cache", "expected bool", "got 'yes'"},
       {"use_kv_cache: 1\n", "use_kv_cache", "expected bool", "got '1'"},
-      {"trainer:\n  sampling:\n    top_k: 2.5\n", "trainer.sampling.top_k", "expected int", "got '2.5'"},
-      {"trainer:\n  sampling:\n    top_k: 3000000000\n", "trainer.sampling.top_k", "expected int", "got '3000000000'"},
+      {"trainer:\n  sampling:\n    top_k: 2.5\n", "trainer.sampling.top_k", "expected int",
+       "got '2.5'"},
+      {"trainer:\n  sampling:\n    top_k: 3000000000\n", "trainer.sampling.top_k", "expected int",
+       "got '3000000000'"},
       {"seed: -1\n", "seed", "expected uint64", "got '-1'"},
       {"trainer:\n  steps: [1]\n", "trainer.steps", "expected int64", "got a list"},
       {"eval_steps: 5\n", "eval_steps", "expected list<int64>", "got '5'"},
@@ -136,7 +141,8 @@ TEST(Config, WrongTypeNamesKeyExpectedTypeAndValue) {
 
 TEST(Config, ErrorsReportLineAndLeaveConfigUnchanged) {
   TestConfig cfg;
-  const std::string msg = error_of([&] { load_yaml_string("seed: 5\n\ntrainer:\n  lr: x\n", cfg, "a.yaml"); });
+  const std::string msg =
+      error_of([&] { load_yaml_string("seed: 5\n\ntrainer:\n  lr: x\n", cfg, "a.yaml"); });
   EXPECT_TRUE(contains(msg, "a.yaml:4:")) << msg;
   EXPECT_EQ(cfg.seed, 7u);  // the earlier valid key was not applied
 }
@@ -145,8 +151,8 @@ TEST(Config, DuplicateKeyAndSyntaxErrorAreReported) {
   TestConfig cfg;
   EXPECT_TRUE(contains(error_of([&] { load_yaml_string("seed: 1\nseed: 2\n", cfg, "d.yaml"); }),
                        "duplicate key 'seed'"));
-  EXPECT_TRUE(contains(error_of([&] { load_yaml_string("trainer: [1,\n", cfg, "s.yaml"); }),
-                       "s.yaml:"));
+  EXPECT_TRUE(
+      contains(error_of([&] { load_yaml_string("trainer: [1,\n", cfg, "s.yaml"); }), "s.yaml:"));
 }
 
 TEST(Config, OverridesSetNestedValuesWithTheSameChecks) {
@@ -213,8 +219,8 @@ TEST(Config, DumpReloadsToIdenticalValues) {
 }
 
 TEST(Config, DumpOfSpecialDoublesReloads) {
-  for (double v : {std::numeric_limits<double>::infinity(), -std::numeric_limits<double>::infinity(),
-                   1e300, -0.0, 5e-324, 2.0}) {
+  for (double v : {std::numeric_limits<double>::infinity(),
+                   -std::numeric_limits<double>::infinity(), 1e300, -0.0, 5e-324, 2.0}) {
     TestConfig a, b;
     a.trainer.lr = v;
     load_yaml_string(dump_yaml(a), b);
@@ -229,7 +235,8 @@ TEST(Config, DumpOfSpecialDoublesReloads) {
 
 TEST(Config, FileLoadNamesThePath) {
   const std::string dir =
-      (std::filesystem::temp_directory_path() / ("popo_config_test_" + std::to_string(::getpid()))).string();
+      (std::filesystem::temp_directory_path() / ("popo_config_test_" + std::to_string(::getpid())))
+          .string();
   const std::string path = path_join(dir, "run.yaml");
   write_file_atomic(path, "trainer:\n  steps: 12\n  sampling:\n    top_kk: 1\n");
   TestConfig c;
@@ -274,7 +281,9 @@ TEST(Config, HelpAndTableShowKeysTypesDefaultsDocs) {
   // Each leaf line holds key, type and default in order.
   for (const auto& [key, type, value] :
        std::vector<std::tuple<std::string, std::string, std::string>>{
-           {"trainer.lr", "double", "1e-06"}, {"seed", "uint64", "7"}, {"use_kv_cache", "bool", "true"}}) {
+           {"trainer.lr", "double", "1e-06"},
+           {"seed", "uint64", "7"},
+           {"use_kv_cache", "bool", "true"}}) {
     const size_t k = help.find(key + " ");
     ASSERT_NE(k, std::string::npos) << key;
     const std::string line = help.substr(k, help.find('\n', k) - k);

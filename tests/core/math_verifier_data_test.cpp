@@ -63,6 +63,28 @@ TEST(MathVerifierData, Minerva) { expect_agreement("minerva.jsonl", false, 272);
 TEST(MathVerifierData, Aime2024) { expect_agreement("aime2024.jsonl", false, 29); }
 TEST(MathVerifierData, Gsm8kHashLine) { expect_agreement("gsm8k_test.jsonl", true, 1319); }
 
+// The last-number rule alone: GSM8K solutions with their "#### N" line removed end with the
+// final computation, so the last number mostly is the answer (not always: some solutions end
+// with a unit sentence). Reported, with a floor.
+TEST(MathVerifierData, Gsm8kLastNumberWithoutHashLine) {
+  int rows = 0, agree = 0, by_last = 0;
+  VerifyOptions opt;
+  opt.allow_last_number = true;
+  for_each_jsonl(test::data_dir() + "/gsm8k_test.jsonl", [&](const nlohmann::json& row, int) {
+    std::string sol = row.value("solution", "");
+    size_t hash = sol.rfind("####");
+    if (hash != std::string::npos) sol = sol.substr(0, hash);
+    ++rows;
+    VerifyResult r = verify(sol, row.value("answer", ""), opt);
+    if (r.extracted.rule == ExtractRule::kLastNumber) ++by_last;
+    if (r.verdict == Verdict::kCorrect) ++agree;
+  });
+  std::printf("%-20s rows %5d  last-number rule %5d  agree %5d (%.2f%%)\n", "gsm8k_test (no ####)",
+              rows, by_last, agree, 100.0 * agree / rows);
+  EXPECT_EQ(by_last, rows);
+  EXPECT_GE(agree, 0.95 * rows);
+}
+
 // OlympiadBench solutions carry no \boxed{}; wrap each gold answer in a response instead
 // ("... \boxed{answer}." with \frac written \dfrac) and check extraction + normalisation.
 TEST(MathVerifierData, OlympiadBenchRoundTrip) {
@@ -107,6 +129,62 @@ TEST(MathVerifierData, NeighbouringAnswersDiffer) {
   }
   EXPECT_GT(compared, 400);
   EXPECT_LE(judged_equal, compared / 100);
+}
+
+}  // namespace
+}  // namespace popo
+
+namespace popo {
+namespace {
+
+// MATH-500 answers written another way by the test itself: integers with ".0" and thousands
+// separators, \frac{a}{b} as a 10-digit decimal computed here, and negatives of all of them
+// (which must then be judged different, unless the answer is 0).
+TEST(MathVerifierData, Math500RewrittenAnswers) {
+  int ints = 0, fracs = 0, failures = 0;
+  for_each_jsonl(test::data_dir() + "/math500.jsonl", [&](const nlohmann::json& row, int line) {
+    std::string ans = row.value("answer", "");
+    std::vector<std::string> same, different;
+    bool is_int = !ans.empty() && ans.size() < 15 &&
+                  ans.find_first_not_of("0123456789") == std::string::npos;
+    long long a = 0, b = 0;
+    char tail = 0;
+    if (is_int) {
+      ++ints;
+      long long v = std::stoll(ans);
+      same.push_back(ans + ".0");
+      std::string grouped = std::to_string(v);
+      for (int p = static_cast<int>(grouped.size()) - 3; p > 0; p -= 3) grouped.insert(p, ",");
+      same.push_back(grouped);
+      if (v != 0) different.push_back("-" + ans);
+      different.push_back(std::to_string(v + 1));
+    } else if (std::sscanf(ans.c_str(), "\\frac{%lld}{%lld}%c", &a, &b, &tail) == 2 && b != 0) {
+      ++fracs;
+      char buf[64];
+      std::snprintf(buf, sizeof buf, "%.10g", static_cast<double>(a) / static_cast<double>(b));
+      same.push_back(buf);
+      same.push_back(std::to_string(a) + "/" + std::to_string(b));
+      std::snprintf(buf, sizeof buf, "%.10g", static_cast<double>(a + 1) / static_cast<double>(b));
+      different.push_back(buf);
+    }
+    for (const auto& s : same) {
+      if (!answers_equivalent(ans, s, {})) {
+        ++failures;
+        std::printf("  should be equal: math500.jsonl:%d [%s] vs [%s]\n", line, ans.c_str(), s.c_str());
+      }
+    }
+    for (const auto& s : different) {
+      if (answers_equivalent(ans, s, {})) {
+        ++failures;
+        std::printf("  should differ: math500.jsonl:%d [%s] vs [%s]\n", line, ans.c_str(), s.c_str());
+      }
+    }
+  });
+  std::printf("math500 rewritten: %d integer answers, %d fraction answers, %d failures\n", ints,
+              fracs, failures);
+  EXPECT_GT(ints, 200);
+  EXPECT_GT(fracs, 20);
+  EXPECT_EQ(failures, 0);
 }
 
 }  // namespace

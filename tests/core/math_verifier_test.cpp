@@ -6,6 +6,7 @@
 #include <thread>
 #include <vector>
 
+#include "reward/math_normalize.h"
 #include "reward/math_verifier.h"
 
 namespace popo {
@@ -60,6 +61,10 @@ TEST(Verify, PathologicalInputsAreBounded) {
   std::string big;
   while (big.size() < (1u << 20) - 64) big += "1 + {2} \\boxed{";
   cases.push_back({big + "\\boxed{7}", "8"});
+  // A 900 KB boxed answer.
+  std::string sum;
+  while (sum.size() < 900000) sum += "1+\\frac{1}{2}+";
+  cases.push_back({"\\boxed{" + sum + "1}", "3"});
   for (const auto& [response, gold] : cases) {
     auto t0 = Clock::now();
     VerifyResult r = verify(response, gold);
@@ -79,6 +84,17 @@ TEST(Verify, OverlongResponseIsRefusedUnread) {
   // Exactly at the cap is still read.
   std::string ok = std::string(1000 - 9, 'a') + "\\boxed{5}";
   EXPECT_EQ(verify(ok, "5", opt).verdict, Verdict::kCorrect);
+}
+
+TEST(Verify, TimeBudgetIsHonoured) {
+  VerifyOptions none;
+  none.max_ms = 0;
+  // Exact matches need no time; anything that needs a later stage runs out of budget.
+  EXPECT_EQ(verify("\\boxed{5}", "5", none).verdict, Verdict::kCorrect);
+  VerifyResult r = verify("\\boxed{\\sqrt{12}}", "2\\sqrt{3}", none);
+  EXPECT_EQ(r.verdict, Verdict::kIncorrect);
+  EXPECT_NE(r.reason.find("time"), std::string::npos) << r.reason;
+  EXPECT_EQ(verify("\\boxed{\\sqrt{12}}", "2\\sqrt{3}").verdict, Verdict::kCorrect);
 }
 
 TEST(Verify, ThreadSafe) {
@@ -105,6 +121,43 @@ TEST(Verify, ThreadSafe) {
   }
   for (auto& th : threads) th.join();
   for (int t = 0; t < 4; ++t) EXPECT_EQ(wrong[t], 0) << "thread " << t;
+}
+
+}  // namespace
+}  // namespace popo
+
+namespace popo {
+namespace {
+
+// Random token soup (deterministic): verify never throws or hangs, every answer is equivalent
+// to itself (unless it normalises to nothing), and extraction of "\boxed{x}" returns x whenever x has balanced braces.
+TEST(Verify, RandomTokenSoupIsReflexiveAndBounded) {
+  const char* tokens[] = {"1", "23", "0.5", "x", "y", "+", "-", "*", "/", "^", "{", "}", "(", ")",
+                          "[", "]", ",", "=", "\\frac", "\\sqrt", "\\pi", "\\cdot", "\\left(",
+                          "\\right)", "\\{", "\\}", "\\text{cm}", "$", "\\%", "^\\circ", " ",
+                          "\\infty", "\\cup", "e", "i", "!", "|", "\\sin", "\\log_", "10^{",
+                          "\\pm", ".", "\\\\", "&", "\\boxed{", "answer is", "\\dfrac", "025"};
+  const size_t n_tokens = sizeof(tokens) / sizeof(tokens[0]);
+  uint64_t state = 12345;
+  auto next = [&state] {  // splitmix64
+    uint64_t z = (state += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+  };
+  auto t0 = Clock::now();
+  for (int iter = 0; iter < 2000; ++iter) {
+    std::string s;
+    int len = 1 + static_cast<int>(next() % 12);
+    for (int k = 0; k < len; ++k) s += tokens[next() % n_tokens];
+    Equivalence e = compare_answers(s, s, {});
+    if (!normalize_answer(s).empty()) EXPECT_TRUE(e.equal) << "[" << s << "] " << e.reason;
+    std::string other;
+    for (int k = 0; k < len; ++k) other += tokens[next() % n_tokens];
+    (void)verify("\\boxed{" + other + "}", s);
+    (void)verify(other, s, VerifyOptions{/*allow_last_number=*/true});
+  }
+  EXPECT_LT(seconds_since(t0), 8.0);
 }
 
 }  // namespace

@@ -13,7 +13,8 @@ namespace popo {
 namespace {
 
 std::string temp_dir() {
-  auto p = std::filesystem::temp_directory_path() / ("popo_metrics_test_" + std::to_string(::getpid()));
+  auto p =
+      std::filesystem::temp_directory_path() / ("popo_metrics_test_" + std::to_string(::getpid()));
   std::filesystem::create_directories(p);
   return p.string();
 }
@@ -73,6 +74,22 @@ TEST(Metrics, ReadIgnoresOnlyATornFinalLine) {
     EXPECT_NE(std::string(e.what()).find("bad.jsonl:2"), std::string::npos) << e.what();
   }
   EXPECT_THROW(read_metrics(path_join(dir, "missing.jsonl")), Error);
+}
+
+TEST(Metrics, SeriesTakesStepAsXAndMarksMissingValuesNaN) {
+  const std::vector<nlohmann::json> rows = {
+      {{"step", 1}, {"reward", 0.5}}, {{"step", 2}},         {{"step", 3}, {"reward", nullptr}},
+      {{"step", 4}, {"reward", 2}},   {{"note", "no step"}},
+  };
+  const Series s = metric_series(rows, "reward", "mean reward");
+  EXPECT_EQ(s.name, "mean reward");
+  EXPECT_EQ(s.x, (std::vector<double>{1, 2, 3, 4}));
+  ASSERT_EQ(s.y.size(), 4u);
+  EXPECT_EQ(s.y[0], 0.5);
+  EXPECT_TRUE(std::isnan(s.y[1]));
+  EXPECT_TRUE(std::isnan(s.y[2]));
+  EXPECT_EQ(s.y[3], 2.0);
+  EXPECT_EQ(metric_series(rows, "reward").name, "reward");
 }
 
 }  // namespace

@@ -23,25 +23,28 @@ TEST(PlotTicks, HandCheckedCases) {
   };
   // Heckbert by hand: range = nice(hi - lo) rounded up, step = nice(range / (n - 1)) rounded.
   const Case cases[] = {
-      {0, 1, 5, {0, 0.2, 0.4, 0.6, 0.8, 1.0}},           // range 1, step nice(0.25) = 0.2
-      {0, 97, 5, {0, 20, 40, 60, 80, 100}},              // range 100, step nice(25) = 20
-      {-3.2, 7.9, 5, {-5, 0, 5, 10}},                    // range nice(11.1) = 20, step 5
+      {0, 1, 5, {0, 0.2, 0.4, 0.6, 0.8, 1.0}},               // range 1, step nice(0.25) = 0.2
+      {0, 97, 5, {0, 20, 40, 60, 80, 100}},                  // range 100, step nice(25) = 20
+      {-3.2, 7.9, 5, {-5, 0, 5, 10}},                        // range nice(11.1) = 20, step 5
       {0.43, 0.51, 5, {0.42, 0.44, 0.46, 0.48, 0.5, 0.52}},  // range 0.1, step 0.02
-      {1, 1000, 5, {0, 200, 400, 600, 800, 1000}},       // range 1000, step nice(250) = 200
-      {0, 12, 5, {0, 5, 10, 15}},                        // range 20, step 5
-      {0.3, 0.7, 5, {0.3, 0.4, 0.5, 0.6, 0.7}},          // range 0.5, step nice(0.125) = 0.1
-      {-1e-3, 0, 3, {-1e-3, -5e-4, 0}},                  // range 1e-3, step nice(5e-4) = 5e-4
+      {1, 1000, 5, {0, 200, 400, 600, 800, 1000}},           // range 1000, step nice(250) = 200
+      {0, 12, 5, {0, 5, 10, 15}},                            // range 20, step 5
+      {0.3, 0.7, 5, {0.3, 0.4, 0.5, 0.6, 0.7}},              // range 0.5, step nice(0.125) = 0.1
+      {-1e-3, 0, 3, {-1e-3, -5e-4, 0}},                      // range 1e-3, step nice(5e-4) = 5e-4
   };
   for (const Case& c : cases) {
     const std::vector<double> got = nice_ticks(c.lo, c.hi, c.n);
     ASSERT_EQ(got.size(), c.want.size()) << c.lo << ".." << c.hi;
-    for (size_t i = 0; i < got.size(); ++i) EXPECT_DOUBLE_EQ(got[i], c.want[i]) << c.lo << ".." << c.hi;
+    for (size_t i = 0; i < got.size(); ++i)
+      EXPECT_DOUBLE_EQ(got[i], c.want[i]) << c.lo << ".." << c.hi;
   }
 }
 
 TEST(PlotTicks, AlwaysRoundAndCovering) {
-  const double cases[][2] = {{0, 1}, {-7.3, 1e-3}, {123.4, 123.9}, {5, 5}, {-2, -2}, {0, 0},
-                             {1e-7, 3e-7}, {-1e6, 3.3e6}, {0.1, 0.30000000000000004}, {2.9999999999, 4}};
+  const double cases[][2] = {{0, 1},           {-7.3, 1e-3},  {123.4, 123.9},
+                             {5, 5},           {-2, -2},      {0, 0},
+                             {1e-7, 3e-7},     {-1e6, 3.3e6}, {0.1, 0.30000000000000004},
+                             {2.9999999999, 4}};
   for (const auto& c : cases) {
     const std::vector<double> t = nice_ticks(c[0], c[1], 5);
     ASSERT_GE(t.size(), 2u);
@@ -75,7 +78,8 @@ std::string tag_balance_error(const std::string& svg) {
     pos = end + 1;
     if (tag[0] == '?' || tag[0] == '!') continue;
     if (tag[0] == '/') {
-      if (stack.empty() || stack.back() != tag.substr(1)) return "unexpected </" + tag.substr(1) + ">";
+      if (stack.empty() || stack.back() != tag.substr(1))
+        return "unexpected </" + tag.substr(1) + ">";
       stack.pop_back();
       continue;
     }
@@ -124,13 +128,15 @@ TEST(PlotSvg, BalancedTagsOnePolylinePerSeriesInsidePlotArea) {
   const double x0 = attr(area, "x"), y0 = attr(area, "y");
   const double x1 = x0 + attr(area, "width"), y1 = y0 + attr(area, "height");
   std::vector<size_t> npoints;
-  for (auto it = std::sregex_iterator(svg.begin(), svg.end(), poly); it != std::sregex_iterator(); ++it) {
+  for (auto it = std::sregex_iterator(svg.begin(), svg.end(), poly); it != std::sregex_iterator();
+       ++it) {
     colors.insert((*it)[1]);
     std::stringstream pts((*it)[2].str());
     std::string xy;
     size_t n = 0;
     while (pts >> xy) {
-      const double x = std::stod(xy.substr(0, xy.find(','))), y = std::stod(xy.substr(xy.find(',') + 1));
+      const double x = std::stod(xy.substr(0, xy.find(','))),
+                   y = std::stod(xy.substr(xy.find(',') + 1));
       EXPECT_GE(x, x0 - 1e-9);
       EXPECT_LE(x, x1 + 1e-9);
       EXPECT_GE(y, y0 - 1e-9);
@@ -164,7 +170,8 @@ TEST(PlotSvg, GridHoldsEveryPanelAndIsWrittenAtomically) {
   EXPECT_EQ(count(svg, "<polyline"), 10u);
   EXPECT_NE(svg.find("width=\"960\" height=\"640\""), std::string::npos);
   const std::string dir =
-      (std::filesystem::temp_directory_path() / ("popo_plot_test_" + std::to_string(::getpid()))).string();
+      (std::filesystem::temp_directory_path() / ("popo_plot_test_" + std::to_string(::getpid())))
+          .string();
   const std::string path = path_join(dir, "plots/curves.svg");
   write_plot_grid_svg(path, panels, 2);
   EXPECT_EQ(read_file(path), svg);

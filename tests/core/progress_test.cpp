@@ -14,9 +14,16 @@ TEST(Progress, DurationAndEtaText) {
     double seconds;
     const char* want;
   };
-  const Case durations[] = {{0, "0:00"},       {7.4, "0:07"},      {59.6, "1:00"},  {125, "2:05"},
-                            {3599, "59:59"},   {3600, "1:00:00"},  {3723, "1:02:03"},
-                            {90000, "25:00:00"}, {-1, "--:--"},     {std::nan(""), "--:--"},
+  const Case durations[] = {{0, "0:00"},
+                            {7.4, "0:07"},
+                            {59.6, "1:00"},
+                            {125, "2:05"},
+                            {3599, "59:59"},
+                            {3600, "1:00:00"},
+                            {3723, "1:02:03"},
+                            {90000, "25:00:00"},
+                            {-1, "--:--"},
+                            {std::nan(""), "--:--"},
                             {std::numeric_limits<double>::infinity(), "--:--"}};
   for (const Case& c : durations) EXPECT_EQ(format_duration(c.seconds), c.want) << c.seconds;
 
@@ -47,7 +54,9 @@ bool has_control_chars(const std::string& s) {
   return false;
 }
 
-size_t lines(const std::string& s) { return static_cast<size_t>(std::count(s.begin(), s.end(), '\n')); }
+size_t lines(const std::string& s) {
+  return static_cast<size_t>(std::count(s.begin(), s.end(), '\n'));
+}
 
 TEST(Progress, PlainLineFormat) {
   Capture cap;
@@ -72,8 +81,9 @@ TEST(Progress, TtyLineHasBarAndRedrawsInPlace) {
     cap.now = 0.2;
     p.update(3, "r 3");
   }  // destructor ends the open line
-  EXPECT_EQ(cap.out, "\rtrain [##........] 1/4  25% 0:00<0:00 | r 1\x1b[K"
-                     "\rtrain [#######...] 3/4  75% 0:00<0:00 | r 3\x1b[K\n");
+  EXPECT_EQ(cap.out,
+            "\rtrain [##........] 1/4  25% 0:00<0:00 | r 1\x1b[K"
+            "\rtrain [#######...] 3/4  75% 0:00<0:00 | r 3\x1b[K\n");
 }
 
 TEST(Progress, PlainModePrintsByTimeOrPercentWithoutControlChars) {
@@ -106,7 +116,8 @@ TEST(Progress, PlainModePrintsByTimeOrPercentWithoutControlChars) {
   EXPECT_EQ(lines(timed.out), 10u) << timed.out;
   q.finish("done");
   EXPECT_EQ(lines(timed.out), 11u);
-  EXPECT_NE(timed.out.find("eval 100/1000 (10%) elapsed 1:40 eta 15:00 | done\n"), std::string::npos)
+  EXPECT_NE(timed.out.find("eval 100/1000 (10%) elapsed 1:40 eta 15:00 | done\n"),
+            std::string::npos)
       << timed.out;
 }
 

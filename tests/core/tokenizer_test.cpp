@@ -4,7 +4,12 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <utf8proc.h>
+
+#include <atomic>
 #include <chrono>
+#include <thread>
+#include <cstdlib>
 #include <filesystem>
 #include <set>
 #include <nlohmann/json.hpp>
@@ -77,6 +82,29 @@ TEST(TokenizerQwen, CopiesShareStateAndAgree) {
   Tokenizer a = qwen();
   Tokenizer b = std::move(a);
   EXPECT_EQ(b.encode("Hello world"), (std::vector<int32_t>{9707, 1879}));
+}
+
+TEST(TokenizerQwen, ConcurrentEncodesAgreeWithReference) {
+  std::vector<std::pair<std::string, std::vector<int32_t>>> cases;
+  for_each_jsonl(test::fixture_path("hf-reference/tokenizer_qwen_cases.jsonl"),
+                 [&](const nlohmann::json& row, int) {
+                   cases.emplace_back(row.at("text"), row.at("ids").get<std::vector<int32_t>>());
+                 });
+  const Tokenizer tok = qwen();  // a copy shares the loaded tables and the word cache
+  std::atomic<int> mismatches{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int rep = 0; rep < 20; ++rep) {
+        for (size_t k = 0; k < cases.size(); ++k) {
+          const auto& c = cases[(k + t * 7) % cases.size()];
+          if (tok.encode(c.first) != c.second) ++mismatches;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(mismatches.load(), 0);
 }
 
 TEST(TokenizerQwen, SkipSpecialTokensDropsOnlySpecials) {
@@ -163,6 +191,32 @@ TEST(Normalizer, NfcComposes) {
   EXPECT_EQ(nfc("plain ascii"), "plain ascii");
 }
 
+// Returns utf8proc's NFC of the whole string (the reference for nfc()'s run-by-run shortcut).
+std::string whole_string_nfc(const std::string& s) {
+  utf8proc_uint8_t* out = utf8proc_NFC(reinterpret_cast<const utf8proc_uint8_t*>(s.c_str()));
+  std::string r(reinterpret_cast<const char*>(out));
+  std::free(out);
+  return r;
+}
+
+TEST(Normalizer, RunByRunNfcEqualsWholeStringNfc) {
+  const std::vector<std::string> atoms = {
+      "a", "e", " ", "\n", "x", "\xCC\x81" /* U+0301 */, "\xCC\xA3" /* U+0323 */,
+      "\xC3\xA9", "\xE1\x84\x80" /* Hangul L */, "\xE1\x85\xA1" /* Hangul V */,
+      "\xE1\x86\xA8" /* Hangul T */, "\xE2\x84\xAB" /* Angstrom sign */, "\xE4\xB8\xAD",
+      "\xF0\x9F\x98\x80", "\xEF\xAC\x81" /* ligature fi (NFKC only) */};
+  uint32_t state = 12345;
+  for (int trial = 0; trial < 2000; ++trial) {
+    std::string s;
+    const int len = 1 + trial % 12;
+    for (int k = 0; k < len; ++k) {
+      state = state * 1664525u + 1013904223u;
+      s += atoms[(state >> 8) % atoms.size()];
+    }
+    ASSERT_EQ(nfc(s), whole_string_nfc(s)) << "input bytes: " << s;
+  }
+}
+
 // ---- Small hand-written tokenizer.json files ------------------------------------------------
 
 std::string temp_dir() {
@@ -212,6 +266,26 @@ TEST(Bpe, LowestRankMergeWinsThenLeftmost) {
   // Equal pairs merge leftmost first: "aaa" -> "aa" "a".
   Tokenizer v = Tokenizer::from_json(tiny_json({{"a", "a"}}).dump(), "t3");
   EXPECT_EQ(v.encode("aaa"), ids_of(v, {"aa", "a"}));
+}
+
+TEST(Bpe, LongWordsUseTheSameMergeOrder) {
+  // Words above 64 bytes take the heap path; the expected splits are worked out by hand.
+  Tokenizer t = Tokenizer::from_json(tiny_json({{"b", "c"}, {"a", "b"}, {"ab", "ab"}}).dump(), "l");
+  std::string abc, ab;
+  for (int k = 0; k < 40; ++k) abc += "abc";  // 120 bytes: (b,c) beats (a,b) -> a|bc x 40
+  for (int k = 0; k < 45; ++k) ab += "ab";    // 90 bytes: ab x 45 -> abab x 22 + ab
+  std::vector<int32_t> want_abc, want_ab;
+  for (int k = 0; k < 40; ++k) {
+    want_abc.push_back(t.token_to_id("a"));
+    want_abc.push_back(t.token_to_id("bc"));
+  }
+  for (int k = 0; k < 22; ++k) want_ab.push_back(t.token_to_id("abab"));
+  want_ab.push_back(t.token_to_id("ab"));
+  EXPECT_EQ(t.encode(abc), want_abc);
+  EXPECT_EQ(t.encode(ab), want_ab);
+  // A million spaces is one word; it must finish quickly and round-trip.
+  const std::string spaces(1000000, ' ');
+  EXPECT_EQ(qwen().decode(qwen().encode(spaces)), spaces);
 }
 
 TEST(Bpe, LegacyStringMergesEqualPairMerges) {
