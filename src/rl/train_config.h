@@ -123,10 +123,10 @@ struct SamplingSection {
 // Section `trainer`.
 struct TrainerSection {
   int64_t steps = 400;                 // optimizer steps (one rollout batch each)
-  int64_t prompts_per_step = 16;       // prompts sampled per step
+  int64_t prompts_per_step = 32;       // prompts sampled per step
   int64_t group_size = 8;              // G rollouts per prompt
   int64_t micro_batch_size = 64;       // rollouts per forward/backward (prompts*G must be a multiple)
-  double lr = 1e-4;                    // peak AdamW learning rate
+  double lr = 1.5e-4;                  // peak AdamW learning rate
   double warmup_ratio = 0.05;          // share of steps with linear warmup (0 = none)
   std::string schedule = "constant";   // cosine | constant (after warmup)
   double weight_decay = 0.01;          // AdamW decoupled weight decay (0 = off)
@@ -176,12 +176,23 @@ struct RunSection {
   }
 };
 
+// Returns the algorithm section of the demonstration: POPO with its defaults except
+// popo.entropy_on=positives.
+inline AlgoConfig demo_algo_config() {
+  AlgoConfig a;
+  a.popo.entropy_on = "positives";
+  return a;
+}
+
 struct RunConfig {
   ModelSection model;
   DataSection data;
   WarmStartSection warm_start;
   SamplingSection sampling;
-  AlgoConfig algo;  // algo.popo and algo.grpo appear as the top-level sections popo and grpo
+  // algo.popo and algo.grpo appear as the top-level sections popo and grpo. The demo uses the
+  // popo.entropy_on=positives extension: the update then forwards the positive rollouts only,
+  // about half the update time on two CPU cores (POPO.md's default is entropy_on=all).
+  AlgoConfig algo = demo_algo_config();
   TrainerSection trainer;
   RunSection run;
 
