@@ -27,7 +27,8 @@ struct SamplingConfig {
   std::vector<int64_t> eos_token_ids;     // finish with kStop (the EOS token is kept)
   std::vector<std::string> stop_strings;  // finish with kStopString (needs a tokenizer)
   // Drop finished rows from the decode batch (and the KV cache) instead of computing them to the
-  // end: measured faster in bench/bench_generate (see the comment in generate.cpp).
+  // end (see the measurement in generate.cpp). Greedy output is the same either way; sampled
+  // output differs, as the random draws are spread over a different number of rows.
   bool compact_finished = true;
 };
 
@@ -42,6 +43,8 @@ struct RolloutBatch {
   std::vector<FinishReason> finish;  // per rollout
   std::vector<int64_t> group;        // per rollout: prompt index
   std::vector<std::string> warnings;
+  double prefill_seconds = 0.0, decode_seconds = 0.0;  // wall time of the two phases
+  int64_t decode_steps = 0;                            // forward passes after the prefill
 
   int64_t size() const { return num_prompts * group_size; }
   // Returns the generated ids of rollout row (no padding) as int32 for the tokenizer.

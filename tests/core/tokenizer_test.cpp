@@ -7,7 +7,6 @@
 #include <utf8proc.h>
 
 #include <atomic>
-#include <chrono>
 #include <thread>
 #include <cstdlib>
 #include <filesystem>
@@ -60,11 +59,9 @@ TEST(TokenizerQwen, MatchesAllHfReferenceCases) {
   EXPECT_EQ(n, 57);
 }
 
-TEST(TokenizerQwen, LoadsQuicklyAndReportsSizes) {
-  const auto t0 = std::chrono::steady_clock::now();
+// Load time is measured in bench/bench_tokenizer.cpp, not asserted here (no timed tests).
+TEST(TokenizerQwen, ReportsVocabularySizesAndSpecialTokens) {
   const Tokenizer tok = Tokenizer::from_file(test::fixture_path("tokenizers/qwen/tokenizer.json"));
-  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  EXPECT_LT(s, 5.0) << "loading the 151k vocabulary took " << s << " s";
   // 151643 BPE tokens (0..151642) + added tokens up to id 151664 (</think> = 151668 here).
   EXPECT_EQ(tok.vocab_size(), 151669);
   EXPECT_EQ(tok.token_to_id("<|im_end|>"), 151645);

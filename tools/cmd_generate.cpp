@@ -25,6 +25,9 @@ struct GenerateOptions {
   int64_t max_tokens = 64, top_k = 0;
   double temperature = 0.0, top_p = 1.0;
   uint64_t seed = 0;
+  // libtorch intra-op threads. 1 by default: OpenBLAS runs the matrix products on its own pool
+  // (all cores), and a second busy pool beside it made fp32 decode 3.5x slower (bench_generate
+  // thread table, 2-core VM, 2026-11-27: 933 ms/step at 1 vs 3268 ms/step at 2).
   int threads = 1;
   bool json = false;
 };
