@@ -65,7 +65,7 @@ RunConfig tiny_config(const std::string& dir, const std::string& algo) {
   c.trainer.prompts_per_step = 2;
   c.trainer.group_size = 4;
   c.trainer.micro_batch_size = 2;
-  c.trainer.lr = 2e-3;
+  c.trainer.lr = 2e-4;  // Adam turns float-order noise in tiny gradients into lr-sized noise
   c.trainer.eval_every = 0;
   c.trainer.save_every = 0;
   c.trainer.threads = 1;
@@ -195,13 +195,15 @@ TEST_P(DataParallel, TwoRanksMatchOneProcessAfterThreeSteps) {
     worst = std::max(worst, (v.to(torch::kDouble) - tb.at(k).to(torch::kDouble)).abs().max().item<double>());
   }
   EXPECT_LE(worst, 1e-6) << "max |difference| between 1 and 2 processes";
+  std::printf("%s: max |1 process - 2 ranks| over %zu tensors after 3 steps: %.3g\n", ec.name,
+              ta.size(), worst);
   // The runs did train (the comparison is not of two untouched models).
   for (double g : metric_column(single, "grad_norm")) moved += g;
   EXPECT_GT(moved, 0.0);
 }
 
 INSTANTIATE_TEST_SUITE_P(Cases, DataParallel,
-                         testing::Values(EquivCase{"popo", "popo", 1}, EquivCase{"grpo", "grpo", 1}),
+                         testing::Values(EquivCase{"popo", "popo", 0}, EquivCase{"grpo", "grpo", 0}),
                          [](const testing::TestParamInfo<EquivCase>& info) {
                            return std::string(info.param.name);
                          });
