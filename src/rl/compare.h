@@ -17,8 +17,8 @@ struct CompareEntry {
   TrainResult result;
 };
 
-// Returns the overrides that turn the default config into method's config: "popo" (none),
-// "popo-positives" (popo.entropy_on=positives), "grpo", "psr", "raft", "rloo", "nsr",
+// Returns the overrides that turn the default config into method's config: "popo"
+// (popo.entropy_on=all, POPO.md's default), "popo-positives" (popo.entropy_on=positives, the demo), "grpo", "psr", "raft", "rloo", "nsr",
 // "w_reinforce". Throws popo::Error listing the known names otherwise.
 std::vector<std::string> compare_method_overrides(const std::string& method);
 
