@@ -8,11 +8,13 @@
 #include <atomic>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <memory>
 
 #include "core/config.h"
 #include "core/log.h"
+#include "dist/launch.h"
 #include "rl/trainer.h"
 #include "tools/command.h"
 #include "tools/signal_stop.h"
@@ -26,7 +28,18 @@ struct TrainCliOptions {
   std::vector<std::string> overrides;
   bool print_config = false;
   bool help_config = false;
+  int nproc = 1;
 };
+
+// Returns the exit code of `popo train` run as o.nproc local ranks (this program re-executed
+// without --nproc, with the torchrun variables set by launch_local).
+int launch_train_ranks(const TrainCliOptions& o) {
+  std::vector<std::string> argv = {self_executable(), "train"};
+  if (!o.config.empty()) argv.insert(argv.end(), {"--config", o.config});
+  if (!o.resume.empty()) argv.insert(argv.end(), {"--resume", o.resume});
+  argv.insert(argv.end(), o.overrides.begin(), o.overrides.end());
+  return launch_local(o.nproc, argv);
+}
 
 void run_train(const TrainCliOptions& o) {
   if (o.help_config) {
@@ -46,6 +59,18 @@ void run_train(const TrainCliOptions& o) {
     std::cout << dump_yaml(cfg);
     return;
   }
+  if (o.nproc > 1) {
+    POPO_CHECK(std::getenv("WORLD_SIZE") == nullptr, "--nproc ", o.nproc, " spawns local ranks "
+               "itself; under torchrun-style variables (WORLD_SIZE set) leave --nproc out");
+    validate_run_config(cfg);
+    POPO_CHECK(cfg.trainer.prompts_per_step % o.nproc == 0, "trainer.prompts_per_step = ",
+               cfg.trainer.prompts_per_step, " is not divisible by --nproc ", o.nproc,
+               " (each rank samples an equal shard of whole prompt groups)");
+    const int code = launch_train_ranks(o);
+    POPO_CHECK(code == 0, "popo train --nproc ", o.nproc, ": a rank failed with exit code ", code,
+               " (see the [rank k] lines above)");
+    return;
+  }
   validate_run_config(cfg);
   init_runtime(static_cast<int>(cfg.trainer.threads));
   TrainOptions topts;
@@ -53,6 +78,7 @@ void run_train(const TrainCliOptions& o) {
   ScopedStopOnSignal stop_on_sigint;
   topts.stop = &stop_on_sigint.flag();
   TrainResult r = run_training(cfg, topts);
+  if (const char* rank = std::getenv("RANK"); rank != nullptr && std::string(rank) != "0") return;
   std::printf("run folder: %s\n", r.run_dir.c_str());
   std::printf("steps: %lld%s\n", static_cast<long long>(r.steps_done),
               r.interrupted ? " (interrupted; continue with --resume)" : "");
@@ -69,6 +95,8 @@ const CommandRegistrar kRegistrar(
       auto o = std::make_shared<TrainCliOptions>();
       app.add_option("--config", o->config, "YAML run config (configs/*.yaml); default: built-in demo");
       app.add_option("--resume", o->resume, "run folder to continue from its latest checkpoint");
+      app.add_option("--nproc", o->nproc, "data-parallel ranks on this machine (spawned here; "
+                     "docs/DISTRIBUTED.md)")->check(CLI::PositiveNumber);
       app.add_flag("--print-config", o->print_config, "print the resolved config as YAML and exit");
       app.add_flag("--help-config", o->help_config, "list every config key with its default and exit");
       app.add_option("overrides", o->overrides, "config overrides key=value, e.g. trainer.lr=1e-6");

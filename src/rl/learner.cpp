@@ -210,7 +210,11 @@ std::map<std::string, double> Learner::accumulate_gradients(const RolloutBatch& 
   torch::Tensor noise;
   if (use_sim && algo_.popo.noise_std > 0) {
     at::Generator gen = at::detail::createCPUGenerator(cfg_.seed * 1000003ULL + uint64_t(steps_));
-    noise = torch::randn({n, feat_dim}, gen, torch::kFloat) * algo_.popo.noise_std;  // (N, C)
+    const int64_t total = global_rows_ > 0 ? global_rows_ : n;
+    TORCH_CHECK(row_offset_ >= 0 && row_offset_ + n <= total, "Learner: row shard [", row_offset_,
+                ", ", row_offset_ + n, ") outside the step's ", total, " rows");
+    noise = torch::randn({total, feat_dim}, gen, torch::kFloat).narrow(0, row_offset_, n) *
+            algo_.popo.noise_std;  // (N, C) rows of this shard
   }
 
   // Gradients start at zero and are always defined (a step without work still all-reduces).
@@ -290,7 +294,11 @@ std::map<std::string, double> Learner::accumulate_gradients(const RolloutBatch& 
       metrics["entropy"] += (st.entropy.detach() * rows.mask).sum().item<double>() / norm.num_tokens;
     }
   }
-  if (kl_step) metrics["popo/kl_to_siamese"] = kl_tokens > 0 ? kl_sum / kl_tokens : 0.0;
+  if (kl_step) {
+    std::vector<double> kl{kl_sum, kl_tokens};
+    if (reduce_scalars) reduce_scalars(kl);
+    metrics["popo/kl_to_siamese"] = kl[1] > 0 ? kl[0] / kl[1] : 0.0;
+  }
   metrics.emplace("loss", 0.0);  // a step without forwarded rows still reports a zero loss
   return metrics;
 }
@@ -299,6 +307,7 @@ LearnerStep Learner::step(const RolloutBatch& batch, const torch::Tensor& reward
                           const torch::Tensor& coef) {
   LearnerStep out;
   out.metrics = accumulate_gradients(batch, rewards, coef);
+  if (reduce_metrics) reduce_metrics(out.metrics);
   std::vector<torch::Tensor> params = trainable_parameters();
   if (reduce_gradients) reduce_gradients(params);
   const double max_norm =

@@ -120,6 +120,19 @@ class Learner {
   // must SUM gradients over ranks.
   std::function<void(StepNormalizers&)> reduce_normalizers;
   std::function<void(const std::vector<at::Tensor>&)> reduce_gradients;
+  // Sums each value over ranks in place (the k3 KL sum and token count of kl_to_siamese, so the
+  // adaptive momentum law sees the same KL on every rank).
+  std::function<void(std::vector<double>&)> reduce_scalars;
+  // Sums the additive loss metrics of accumulate_gradients over ranks (before the finite check,
+  // so every rank skips or steps together).
+  std::function<void(std::map<std::string, double>&)> reduce_metrics;
+  // This process holds rollout rows [row_offset, row_offset + N) of a step of global_rows rows
+  // (data parallel; default: all rows). POPO's target noise is drawn for the global rows and
+  // sliced, so it does not depend on how the rows are split over ranks.
+  void set_row_shard(int64_t row_offset, int64_t global_rows) {
+    row_offset_ = row_offset;
+    global_rows_ = global_rows;
+  }
 
  private:
   // Returns the LM head weight (V, C) (the embedding matrix when tied).
@@ -136,6 +149,7 @@ class Learner {
   MomentumSchedule momentum_;
   std::unique_ptr<torch::optim::AdamW> optimizer_;
   int64_t steps_ = 0;
+  int64_t row_offset_ = 0, global_rows_ = 0;  // 0 global rows: this batch is the whole step
 };
 
 }  // namespace popo

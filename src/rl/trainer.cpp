@@ -21,6 +21,7 @@
 #include "model/load.h"
 #include "rl/advantages.h"
 #include "rl/checkpoint.h"
+#include "rl/data_parallel.h"
 #include "rl/heldout_eval.h"
 #include "rl/learner.h"
 #include "rl/momentum.h"
@@ -42,8 +43,7 @@ double seconds_since(Clock::time_point t0) {
 }
 
 // Returns "<algo>-YYYYmmdd-HHMMSS" in UTC.
-std::string default_run_name(const RunConfig& cfg) {
-  std::time_t now = std::time(nullptr);
+std::string default_run_name(const RunConfig& cfg, std::time_t now) {
   std::tm tm{};
   gmtime_r(&now, &tm);
   char buf[32];
@@ -61,6 +61,18 @@ std::vector<int64_t> stop_token_ids(const CausalLM& model, const Tokenizer& tok)
   POPO_CHECK(!ids.empty(), "model has no eos_token_id and the tokenizer has neither <|im_end|> "
              "nor <|endoftext|>: rollouts could not stop before the token budget");
   return ids;
+}
+
+// Data parallel: replaces this rank's rewards and response lengths (rows [offset, offset + n) of
+// the step) by the whole step's (total rows), in global rollout order.
+void gather_step_rows(Dist& dist, int64_t offset, int64_t total, std::vector<float>* rewards,
+                      std::vector<int64_t>* lengths) {
+  const std::vector<double> all_r =
+      all_gather_rows(dist, {rewards->begin(), rewards->end()}, offset, total);
+  const std::vector<double> all_l =
+      all_gather_rows(dist, {lengths->begin(), lengths->end()}, offset, total);
+  rewards->assign(all_r.begin(), all_r.end());
+  lengths->assign(all_l.begin(), all_l.end());
 }
 
 class Trainer {
@@ -91,35 +103,52 @@ class Trainer {
   TrainerState state_;
   std::vector<int64_t> eos_ids_;
   int64_t last_eval_step_ = -1;
+  // Data parallel (rl/data_parallel.h): null for a single process.
+  std::shared_ptr<Dist> dist_;
+  bool main_ = true;  // rank 0: writes the run folder, metrics, plots, checkpoints, eval
 };
 
 void Trainer::setup() {
   const auto t0 = Clock::now();
   validate_run_config(cfg_);
+  // 0. Process group (WORLD_SIZE > 1): rank 0 alone writes; every rank reads.
+  device_ = parse_device(cfg_.model.device);
+  dist_ = make_run_dist(&device_);
+  if (dist_) {
+    main_ = dist_->is_main();
+    prompt_shard(cfg_.trainer.prompts_per_step, dist_->world_size(), dist_->rank());  // checks
+    if (!main_) opts_.log_info = opts_.show_progress = false;
+  }
   // 1. Run folder.
   if (!opts_.resume_dir.empty()) {
     run_dir_ = opts_.resume_dir;
   } else {
-    const std::string name = cfg_.run.name.empty() ? default_run_name(cfg_) : cfg_.run.name;
+    const std::time_t now = dist_ ? static_cast<std::time_t>(broadcast_int(*dist_, std::time(nullptr)))
+                                  : std::time(nullptr);
+    const std::string name = cfg_.run.name.empty() ? default_run_name(cfg_, now) : cfg_.run.name;
     run_dir_ = path_join(cfg_.run.dir, name);
     POPO_CHECK(latest_checkpoint(path_join(run_dir_, "checkpoints")).empty(), "run folder ",
                run_dir_, " already holds checkpoints; continue it with `popo train --resume ",
                run_dir_, "` or pick another run.name");
   }
-  fs::create_directories(run_dir_);
-  write_file_atomic(path_join(run_dir_, "config.resolved.yaml"), dump_yaml(cfg_));
+  if (main_) {
+    fs::create_directories(run_dir_);
+    write_file_atomic(path_join(run_dir_, "config.resolved.yaml"), dump_yaml(cfg_));
+  }
   result_.run_dir = run_dir_;
   if (opts_.log_info) LOG_INFO("run folder ", run_dir_, "\n", config_table(cfg_));
 
   // 2. Problems; the built-in model is trained on the problem text, so it comes after.
   ProblemSets sets = load_problem_sets(cfg_);
-  device_ = parse_device(cfg_.model.device);
   const c10::ScalarType dtype =
       cfg_.model.dtype == "auto" ? default_dtype_for(device_) : parse_dtype(cfg_.model.dtype);
   if (cfg_.model.path.empty()) {
     const std::string cache =
         cfg_.run.cache_dir.empty() ? path_join(cfg_.run.dir, ".cache") : cfg_.run.cache_dir;
-    model_dir_ = prepare_builtin_model(cfg_, sets.warm_start, sets.corpus, cache, opts_.log_info);
+    // Rank 0 builds (or finds) the cached base model first; the others then find it.
+    if (main_) model_dir_ = prepare_builtin_model(cfg_, sets.warm_start, sets.corpus, cache, opts_.log_info);
+    if (dist_) dist_->barrier();
+    if (!main_) model_dir_ = prepare_builtin_model(cfg_, sets.warm_start, sets.corpus, cache, false);
   } else {
     model_dir_ = cfg_.model.path;
   }
@@ -171,10 +200,11 @@ void Trainer::setup() {
   lc.temperature = cfg_.sampling.temperature > 0 ? cfg_.sampling.temperature : 1.0;
   lc.seed = derive_seed(static_cast<uint64_t>(cfg_.trainer.seed), "siamese_noise", 0);
   learner_ = std::make_unique<Learner>(policy_, predictor_, cfg_.algo, oc, lc, siamese_, reference_);
+  if (dist_) attach_data_parallel(*learner_, dist_);
   state_.momentum_tau = learner_->momentum().state();
 
   // 4. Resume: weights, optimizer, cursor, metrics rows.
-  metrics_ = std::make_unique<MetricsWriter>(path_join(run_dir_, "metrics.jsonl"));
+  if (main_) metrics_ = std::make_unique<MetricsWriter>(path_join(run_dir_, "metrics.jsonl"));
   if (!opts_.resume_dir.empty()) {
     const std::string ckpt = latest_checkpoint(path_join(run_dir_, "checkpoints"));
     POPO_CHECK(!ckpt.empty(), "--resume ", run_dir_, ": no checkpoint under ",
@@ -182,7 +212,7 @@ void Trainer::setup() {
     state_ = load_checkpoint(ckpt, parts());
     learner_->momentum().set_state(state_.momentum_tau);
     learner_->set_steps_done(state_.extra.value("learner_steps", state_.step));
-    metrics_->truncate_after(state_.step);
+    if (main_) metrics_->truncate_after(state_.step);
     if (opts_.log_info) LOG_INFO("resumed from ", ckpt, " at step ", state_.step);
   }
   cursor_ = std::make_unique<DataCursor>(static_cast<int64_t>(train_.size()),
@@ -193,7 +223,9 @@ void Trainer::setup() {
     LOG_INFO("policy ", model_dir_, ": ", mc.model_type, " C=", mc.hidden_size, " L=",
              mc.num_hidden_layers, " V=", mc.vocab_size, " params=", mc.num_parameters(), " on ",
              device_.str(), " ", dtype_name(dtype), "; ", train_.size(), " training / ",
-             heldout_.size(), " held-out problems; set-up ", seconds_since(t0), " s");
+             heldout_.size(), " held-out problems; set-up ", seconds_since(t0), " s",
+             dist_ ? "; data parallel over " + std::to_string(dist_->world_size()) + " ranks (" +
+                         dist_->backend() + ")" : std::string());
   }
 }
 
@@ -208,6 +240,11 @@ CheckpointParts Trainer::parts() {
 }
 
 void Trainer::evaluate(int64_t step, bool final_eval, nlohmann::json* row) {
+  // Held-out eval runs on rank 0 alone; the other ranks wait here (within POPO_DIST_TIMEOUT).
+  if (!main_) {
+    dist_->barrier();
+    return;
+  }
   HeldoutOptions ho;
   ho.max_new_tokens = cfg_.sampling.max_new_tokens;
   ho.eos_token_ids = eos_ids_;
@@ -233,6 +270,7 @@ void Trainer::evaluate(int64_t step, bool final_eval, nlohmann::json* row) {
   result_.pass_k = r.k;
   result_.heldout_curve.emplace_back(step, r.accuracy);
   last_eval_step_ = step;
+  if (dist_) dist_->barrier();
   if (opts_.log_info) {
     LOG_INFO("step ", step, ": held-out greedy accuracy ", 100 * r.accuracy, "% (", r.num_problems,
              " problems", r.k > 1 ? ", pass@" + std::to_string(r.k) + " " +
@@ -242,6 +280,8 @@ void Trainer::evaluate(int64_t step, bool final_eval, nlohmann::json* row) {
 }
 
 void Trainer::save(bool final_save) {
+  if (dist_) check_replicas_identical(*dist_, learner_->trainable_parameters(), "policy", state_.step);
+  if (!main_) return;
   state_.epoch = cursor_->epoch();
   state_.cursor = cursor_->index();
   state_.momentum_tau = learner_->momentum().state();
@@ -252,7 +292,7 @@ void Trainer::save(bool final_save) {
 }
 
 void Trainer::write_plots() {
-  if (!cfg_.run.plots) return;
+  if (!cfg_.run.plots || !main_) return;
   write_training_plots(path_join(run_dir_, "metrics.jsonl"), path_join(run_dir_, "plots"));
 }
 
@@ -267,7 +307,7 @@ TrainResult Trainer::run() {
   if (state_.step == 0) {
     nlohmann::json row = nlohmann::json::object();
     evaluate(0, /*final_eval=*/false, &row);
-    metrics_->write(0, row);
+    if (main_) metrics_->write(0, row);
     write_plots();
   }
   result_.base_heldout = state_.base_heldout;
@@ -276,8 +316,9 @@ TrainResult Trainer::run() {
   double update_total = 0, rollout_total = 0;
   int64_t steps_here = 0;
   while (state_.step < t.steps) {
-    const bool stop_requested = (opts_.stop && opts_.stop->load()) ||
-                                (opts_.stop_after_step >= 0 && state_.step >= opts_.stop_after_step);
+    bool stop_requested = (opts_.stop && opts_.stop->load()) ||
+                          (opts_.stop_after_step >= 0 && state_.step >= opts_.stop_after_step);
+    if (dist_) stop_requested = dist_->all_reduce_sum(stop_requested ? 1.0 : 0.0) > 0;  // all or none
     if (stop_requested) {
       result_.interrupted = true;
       break;
@@ -287,9 +328,13 @@ TrainResult Trainer::run() {
     nlohmann::json row = nlohmann::json::object();
 
     // 1. Prompts of this step.
+    //    Data parallel: this rank's contiguous shard [p0, p0 + Pl) of them.
     std::vector<int64_t> idx = cursor_->next(P);
+    const PromptShard shard = dist_ ? prompt_shard(P, dist_->world_size(), dist_->rank())
+                                    : PromptShard{0, P};
+    const int64_t p0 = shard.begin, Pl = shard.end - shard.begin;
     std::vector<std::vector<int32_t>> prompts;
-    for (int64_t i : idx) prompts.push_back(train_[i].prompt_ids);
+    for (int64_t i = p0; i < shard.end; ++i) prompts.push_back(train_[idx[i]].prompt_ids);
 
     // 2. G rollouts per prompt.
     auto t_phase = Clock::now();
@@ -300,6 +345,8 @@ TrainResult Trainer::run() {
     sc.max_new_tokens = cfg_.sampling.max_new_tokens;
     sc.group_size = G;
     sc.seed = derive_seed(seed, "rollout", static_cast<uint64_t>(step));
+    // One random stream per rollout, named by its global index: the same draws for any rank layout.
+    for (int64_t i = p0 * G; i < shard.end * G; ++i) sc.row_seeds.push_back(derive_seed(sc.seed, "row", static_cast<uint64_t>(i)));
     sc.eos_token_ids = {eos_ids_.begin(), eos_ids_.end()};
     sc.stop_strings = cfg_.sampling.stop_strings;
     RolloutBatch batch;
@@ -314,9 +361,9 @@ TrainResult Trainer::run() {
     t_phase = Clock::now();
     std::vector<int64_t> lengths;
     std::vector<std::string> texts = decode_responses(batch, tok_, &lengths);
-    std::vector<float> rewards_v(P * G);
-    for (int64_t i = 0; i < P * G; ++i) {
-      rewards_v[i] = static_cast<float>(math_reward(texts[i], train_[idx[i / G]].answer, {}));
+    std::vector<float> rewards_v(Pl * G);
+    for (int64_t i = 0; i < Pl * G; ++i) {
+      rewards_v[i] = static_cast<float>(math_reward(texts[i], train_[idx[p0 + i / G]].answer, {}));
     }
     auto rewards = torch::tensor(rewards_v, torch::kFloat);  // (N)
     const double t_reward = seconds_since(t_phase);
@@ -326,6 +373,7 @@ TrainResult Trainer::run() {
     t_phase = Clock::now();
     torch::manual_seed(derive_seed(seed, "update", static_cast<uint64_t>(step)));
     policy_->train();
+    learner_->set_row_shard(p0 * G, P * G);
     auto coef = learner_->coefficients(batch, rewards);  // (N)
     LearnerStep up = learner_->step(batch, rewards, coef);
     policy_->eval();
@@ -339,7 +387,20 @@ TrainResult Trainer::run() {
                  "max_nonfinite_in_a_row = ", t.max_nonfinite_in_a_row, "); hint: lower trainer.lr");
     }
 
-    // 6. Metrics row.
+    // 6. Metrics row, over the global batch (data parallel: rewards and lengths gathered).
+    int64_t local_positives = 0;
+    for (float r : rewards_v) local_positives += r > 0 ? 1 : 0;
+    if (dist_) {
+      gather_step_rows(*dist_, p0 * G, P * G, &rewards_v, &lengths);
+      rewards = torch::tensor(rewards_v, torch::kFloat);  // (P*G)
+      const std::vector<double> pos = all_gather_scalar(*dist_, static_cast<double>(local_positives));
+      row["dist/min_rank_positives"] = *std::min_element(pos.begin(), pos.end());
+      row["dist/world_size"] = dist_->world_size();
+      if (step == 1 || step % 10 == 0) {
+        check_replicas_identical(*dist_, learner_->trainable_parameters(), "policy", step);
+        if (siamese_) check_replicas_identical(*dist_, siamese_->parameters(), "siamese", step);
+      }
+    }
     GroupStats gs = group_stats(rewards, G);
     int64_t any_pass = 0;
     for (int64_t p = 0; p < P; ++p) {
@@ -355,12 +416,13 @@ TrainResult Trainer::run() {
       clipped += l >= cfg_.sampling.max_new_tokens ? 1 : 0;
     }
     const double n_roll = static_cast<double>(P * G);
+    for (const auto& [k, v] : up.metrics) row[k] = v;
     row["reward/mean"] = gs.reward_mean;
     row["reward/pass_rate"] = static_cast<double>(any_pass) / static_cast<double>(P);
     row["popo/positive_ratio"] = gs.positive_ratio;
     row["reward/frac_zero_std"] = gs.frac_zero_std;
     row["reward/frac_no_positive"] = gs.frac_no_positive;
-    for (const auto& [k, v] : up.metrics) row[k] = v;
+    if (dist_) row["frac_zero_std_groups"] = gs.frac_zero_std;  // the learner's is this rank's
     row["update/skipped"] = up.skipped ? 1 : 0;
     row["response/length_mean"] = len_sum / n_roll;
     row["response/length_max"] = len_max;
@@ -383,7 +445,7 @@ TrainResult Trainer::run() {
     if ((t.eval_every > 0 && step % t.eval_every == 0) || last) evaluate(step, last, &row);
     row["time/step"] = seconds_since(t_step);
     row["throughput/tokens_per_s"] = len_sum / std::max(seconds_since(t_step), 1e-9);
-    metrics_->write(step, row);
+    if (main_) metrics_->write(step, row);
     state_.metrics_rows += 1;
     state_.elapsed_seconds += seconds_since(t_step);
     if (row.contains("heldout/accuracy")) write_plots();

@@ -9,8 +9,9 @@
 // Run folder: config.resolved.yaml, metrics.jsonl, checkpoints/, eval/ tables, plots/*.svg.
 // Every random stream of a step is derived from (trainer.seed, step), so a resumed run repeats
 // an uninterrupted one bit for bit on CPU with a fixed thread count.
-// Distributed data parallel is not wired in yet: the step normalisers are computed in one place
-// (the learner), so a rank can later sample its shard and all-reduce them.
+// Data parallel (torchrun variables set, WORLD_SIZE > 1; rl/data_parallel.h): each rank samples a
+// contiguous shard of the step's prompts; normalisers, gradients and metrics are summed over
+// ranks; rank 0 alone writes the run folder and runs the held-out eval (the others wait).
 #pragma once
 
 #include <atomic>

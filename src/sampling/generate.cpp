@@ -137,6 +137,10 @@ RolloutBatch generate(CausalLM& model, const std::vector<std::vector<int32_t>>& 
   auto attn_mask = mask.to(dev).repeat_interleave(G, /*dim=*/0);    // (N, P)
 
   auto gen = at::make_generator<at::CPUGeneratorImpl>(cfg.seed);
+  POPO_CHECK(cfg.row_seeds.empty() || static_cast<int64_t>(cfg.row_seeds.size()) == N,
+             "generate: row_seeds has ", cfg.row_seeds.size(), " seeds, expected one per rollout (", N, ")");
+  std::vector<at::Generator> row_gens;  // per rollout row, when row_seeds is given
+  for (uint64_t s : cfg.row_seeds) row_gens.push_back(at::make_generator<at::CPUGeneratorImpl>(s));
   const auto t_prefilled = Clock::now();
   std::vector<RowState> rows(N);
   std::vector<int64_t> active(N);  // batch row -> rollout row
@@ -153,7 +157,16 @@ RolloutBatch generate(CausalLM& model, const std::vector<std::vector<int32_t>>& 
       logp_all = log_softmax_f32(scaled);                                  // behaviour log-probs
       auto filtered = apply_top_p(apply_top_k(scaled, cfg.top_k), cfg.top_p);
       auto probs = torch::softmax(filtered, /*dim=*/-1).to(torch::kCPU);   // (n_act, V)
-      tok = torch::multinomial(probs, /*num_samples=*/1, /*replacement=*/false, gen).squeeze(1).to(dev);
+      if (row_gens.empty()) {
+        tok = torch::multinomial(probs, /*num_samples=*/1, /*replacement=*/false, gen).squeeze(1).to(dev);
+      } else {
+        std::vector<int64_t> picked(active.size());
+        for (size_t j = 0; j < active.size(); ++j) {
+          picked[j] = torch::multinomial(probs[static_cast<int64_t>(j)], /*num_samples=*/1,
+                                         /*replacement=*/false, row_gens[active[j]]).item<int64_t>();
+        }
+        tok = torch::tensor(picked, torch::kLong).to(dev);  // (n_act)
+      }
     }
     auto lp = logp_all.gather(1, tok.view({-1, 1})).squeeze(1);  // (n_act)
     auto tok_cpu = tok.to(torch::kCPU);

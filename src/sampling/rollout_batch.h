@@ -24,6 +24,10 @@ struct SamplingConfig {
   int64_t max_new_tokens = 256;
   int64_t group_size = 1;     // G rollouts per prompt
   uint64_t seed = 0;
+  // One seed per rollout row (size N = prompts x G), or empty: one stream (seed) for the batch.
+  // With per-row streams a row's draws do not depend on which other rows share the batch, so a
+  // data-parallel run that splits the prompts over ranks samples the same rollouts as one process.
+  std::vector<uint64_t> row_seeds;
   std::vector<int64_t> eos_token_ids;     // finish with kStop (the EOS token is kept)
   std::vector<std::string> stop_strings;  // finish with kStopString (needs a tokenizer)
   // Drop finished rows from the decode batch (and the KV cache) instead of computing them to the
