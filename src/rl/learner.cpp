@@ -1,0 +1,339 @@
+// Learner: micro-batched forward/backward, gradient accumulation, AdamW step, siamese momentum.
+// f_theta / f_xi are the mean of the final hidden states (after the final norm) at the positions
+// of the response tokens; log-probs of response token t come from the hidden state one position
+// earlier (the usual shift).
+#include "rl/learner.h"
+
+#include <torch/torch.h>
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <cmath>
+#include <limits>
+
+#include "core/error.h"
+#include "core/log.h"
+#include "rl/advantages.h"
+#include "rl/token_logprobs.h"
+
+namespace popo {
+namespace {
+
+// One micro-batch's slices of the rollout batch, on the model's device.
+struct Rows {
+  torch::Tensor ids;        // (m, P + R) int64 prompt then response
+  torch::Tensor attention;  // (m, P + R) int64 1 = real token
+  torch::Tensor targets;    // (m, R) int64 response ids
+  torch::Tensor mask;       // (m, R) float32 response mask
+};
+
+Rows gather_rows(const RolloutBatch& b, const torch::Tensor& idx, const c10::Device& dev) {
+  Rows r;
+  torch::Tensor i = idx.to(b.prompt_ids.device());
+  r.targets = b.response_ids.index_select(0, i).to(dev);                            // (m, R)
+  r.mask = b.response_mask.index_select(0, i).to(dev, torch::kFloat);               // (m, R)
+  r.ids = torch::cat({b.prompt_ids.index_select(0, i).to(dev), r.targets}, /*dim=*/1);
+  r.attention = torch::cat({b.prompt_mask.index_select(0, i).to(dev, torch::kLong),
+                            r.mask.to(torch::kLong)}, /*dim=*/1);                   // (m, P + R)
+  return r;
+}
+
+// Returns the mean over response tokens of the final hidden states (m, C) float32.
+torch::Tensor response_features(const torch::Tensor& hidden, int64_t prompt_len,
+                                const torch::Tensor& mask) {
+  const int64_t resp_len = mask.size(1);
+  torch::Tensor h = hidden.narrow(1, prompt_len, resp_len).to(torch::kFloat);  // (m, R, C)
+  torch::Tensor m = mask.unsqueeze(2);                                          // (m, R, 1)
+  return (h * m).sum(/*dim=*/1) / m.sum(/*dim=*/1).clamp_min(1.0);              // (m, C)
+}
+
+// Returns the hidden states that predict the response tokens: positions P-1 .. P+R-2.
+torch::Tensor predicting_hidden(const torch::Tensor& hidden, int64_t prompt_len, int64_t resp_len) {
+  return hidden.narrow(1, prompt_len - 1, resp_len);  // (m, R, C)
+}
+
+void check_batch(const RolloutBatch& b, const torch::Tensor& rewards, const torch::Tensor& coef) {
+  const int64_t n = b.num_prompts * b.group_size;
+  TORCH_CHECK(b.prompt_ids.dim() == 2 && b.prompt_ids.size(0) == n && b.prompt_ids.size(1) >= 1,
+              "Learner: prompt_ids must be (N, P) with N = ", n, " and P >= 1, got ",
+              b.prompt_ids.sizes());
+  TORCH_CHECK(b.prompt_mask.sizes() == b.prompt_ids.sizes(), "Learner: prompt_mask must be ",
+              b.prompt_ids.sizes(), ", got ", b.prompt_mask.sizes());
+  TORCH_CHECK(b.response_ids.dim() == 2 && b.response_ids.size(0) == n &&
+                  b.response_mask.sizes() == b.response_ids.sizes(),
+              "Learner: response_ids / response_mask must be (N, R) with N = ", n, ", got ",
+              b.response_ids.sizes(), " / ", b.response_mask.sizes());
+  TORCH_CHECK(rewards.dim() == 1 && rewards.size(0) == n, "Learner: rewards must be (", n,
+              "), got ", rewards.sizes());
+  TORCH_CHECK(!coef.defined() || (coef.dim() == 1 && coef.size(0) == n),
+              "Learner: coefficients must be (", n, "), got ", coef.sizes());
+}
+
+}  // namespace
+
+Learner::Learner(CausalLM policy, Predictor predictor, const AlgoConfig& algo,
+                 const OptimConfig& optim, const LearnerConfig& cfg, CausalLM siamese,
+                 CausalLM reference)
+    : policy_(std::move(policy)),
+      siamese_(std::move(siamese)),
+      reference_(std::move(reference)),
+      predictor_(std::move(predictor)),
+      algo_(algo),
+      optim_(optim),
+      cfg_(cfg),
+      momentum_(algo.popo, std::max<int64_t>(optim.total_steps, 1)) {
+  POPO_CHECK(!policy_.is_empty(), "Learner: no policy network");
+  POPO_CHECK(!needs_siamese(algo_) || !siamese_.is_empty(), "Learner: algo.name=", algo_.name,
+             " (sim_coef ", algo_.popo.sim_coef, ", kl_every ", algo_.popo.kl_every,
+             ", momentum_law ", algo_.popo.momentum_law, ") needs a siamese network");
+  POPO_CHECK(!needs_reference(algo_) || !reference_.is_empty(), "Learner: grpo.kl_coef = ",
+             algo_.grpo.kl_coef, " > 0 needs a reference network");
+  POPO_CHECK(!(algo_.name == "popo" && algo_.popo.sim_coef > 0) || !predictor_.is_empty(),
+             "Learner: popo.sim_coef > 0 needs a predictor");
+  POPO_CHECK(cfg_.micro_batch_size >= 1, "Learner: learner.micro_batch_size must be >= 1, got ",
+             cfg_.micro_batch_size);
+  POPO_CHECK(optim_.lr_schedule == "cosine" || optim_.lr_schedule == "constant",
+             "config: optim.lr_schedule must be cosine | constant, got '", optim_.lr_schedule, "'");
+  POPO_CHECK(optim_.warmup_ratio >= 0 && optim_.warmup_ratio <= 1,
+             "config: optim.warmup_ratio must be in [0, 1], got ", optim_.warmup_ratio);
+  POPO_CHECK(optim_.total_steps >= 1, "config: optim.total_steps must be >= 1, got ",
+             optim_.total_steps);
+  if (!siamese_.is_empty()) siamese_->eval();
+  if (!reference_.is_empty()) reference_->eval();
+
+  // AdamW with decay on matrices only (HF Trainer leaves biases and norm weights undecayed).
+  std::vector<torch::Tensor> decay, no_decay;
+  for (const torch::Tensor& p : trainable_parameters()) (p.dim() >= 2 ? decay : no_decay).push_back(p);
+  auto options = [&](double wd) {
+    return std::make_unique<torch::optim::AdamWOptions>(
+        torch::optim::AdamWOptions(optim_.lr)
+            .betas({optim_.adam_beta1, optim_.adam_beta2})
+            .eps(optim_.adam_eps)
+            .weight_decay(wd));
+  };
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  if (!decay.empty()) groups.emplace_back(decay, options(optim_.weight_decay));
+  if (!no_decay.empty()) groups.emplace_back(no_decay, options(0.0));
+  optimizer_ = std::make_unique<torch::optim::AdamW>(
+      groups, torch::optim::AdamWOptions(optim_.lr).weight_decay(optim_.weight_decay));
+}
+
+std::vector<torch::Tensor> Learner::trainable_parameters() const {
+  std::vector<torch::Tensor> params = policy_->parameters();
+  if (!predictor_.is_empty())
+    for (const torch::Tensor& p : predictor_->parameters()) params.push_back(p);
+  return params;
+}
+
+double Learner::lr_at(int64_t k) const {
+  const int64_t total = optim_.total_steps;
+  const int64_t warmup = static_cast<int64_t>(std::ceil(optim_.warmup_ratio * double(total)));
+  if (k < warmup) return optim_.lr * double(k) / double(std::max<int64_t>(warmup, 1));
+  if (optim_.lr_schedule == "constant") return optim_.lr;
+  const double progress =
+      std::min(1.0, double(k - warmup) / double(std::max<int64_t>(total - warmup, 1)));
+  return optim_.lr * 0.5 * (1.0 + std::cos(M_PI * progress));
+}
+
+torch::Tensor Learner::lm_head_weight(CausalLM& model) const {
+  if (model->config().tie_word_embeddings) return model->model->embed_tokens->weight;  // (V, C)
+  return model->lm_head_->weight;                                                      // (V, C)
+}
+
+torch::Tensor Learner::forward_rows(const torch::Tensor& positive) const {
+  const bool popo_path = uses_popo_path(algo_.name);
+  const bool entropy_active = algo_.name == "popo" && algo_.popo.entropy_coef > 0;
+  if (popo_path && (!entropy_active || algo_.popo.entropy_on == "positives"))
+    return torch::nonzero(positive).reshape({-1});                  // (n_pos)
+  return torch::arange(positive.size(0), torch::kLong);             // (N)
+}
+
+torch::Tensor Learner::coefficients(const RolloutBatch& batch, const torch::Tensor& rewards) {
+  check_batch(batch, rewards, {});
+  const int64_t n = rewards.size(0);
+  torch::Tensor r = rewards.detach().to(torch::kCPU, torch::kFloat);  // (N)
+  torch::Tensor seq_logp = torch::zeros({n});                         // (N) l(a), 0 on negatives
+  if (algo_.name == "popo" && algo_.popo.weights == "softmax") {
+    torch::NoGradGuard no_grad;
+    torch::Tensor pos_idx = torch::nonzero(r > 0).reshape({-1});  // (n_pos)
+    const int64_t prompt_len = batch.prompt_ids.size(1), resp_len = batch.response_ids.size(1);
+    for (int64_t s = 0; s < pos_idx.size(0); s += cfg_.micro_batch_size) {
+      torch::Tensor idx = pos_idx.narrow(0, s, std::min(cfg_.micro_batch_size, pos_idx.size(0) - s));
+      Rows rows = gather_rows(batch, idx, policy_->device());
+      torch::Tensor hidden = policy_->forward_hidden(rows.ids, rows.attention);  // (m, P+R, C)
+      TokenStats st = token_logprobs(predicting_hidden(hidden, prompt_len, resp_len),
+                                     lm_head_weight(policy_), rows.targets, cfg_.temperature,
+                                     /*with_entropy=*/false, cfg_.logprob_chunk_tokens);
+      seq_logp.index_copy_(0, idx, sequence_mean_logp(st.logp, rows.mask).to(torch::kCPU));
+    }
+  }
+  return rollout_coefficients(algo_, r, batch.group_size, seq_logp);  // (N)
+}
+
+std::map<std::string, double> Learner::accumulate_gradients(const RolloutBatch& batch,
+                                                            const torch::Tensor& rewards,
+                                                            const torch::Tensor& coef_in) {
+  check_batch(batch, rewards, coef_in);
+  validate(algo_, batch.group_size);
+  const c10::Device dev = policy_->device();
+  const int64_t n = rewards.size(0);
+  const int64_t prompt_len = batch.prompt_ids.size(1), resp_len = batch.response_ids.size(1);
+  const int64_t feat_dim = policy_->config().hidden_size;
+  const bool popo_path = uses_popo_path(algo_.name);
+  const bool is_popo = algo_.name == "popo";
+  const bool use_sim = is_popo && algo_.popo.sim_coef > 0;
+  const bool kl_step = is_popo && !siamese_.is_empty() && algo_.popo.kl_every > 0 &&
+                       steps_ % algo_.popo.kl_every == 0;
+  const bool use_ref = !popo_path && algo_.grpo.kl_coef > 0;
+  const bool behaviour_old = !popo_path && algo_.grpo.old_logp == "behaviour";
+  TORCH_CHECK(!behaviour_old || batch.logp.defined(),
+              "Learner: grpo.old_logp=behaviour needs the batch's behaviour log-probs");
+
+  torch::Tensor positive_cpu = rewards.detach().to(torch::kCPU) > 0;  // (N) bool
+  torch::Tensor coef_cpu = coef_in.detach().to(torch::kCPU, torch::kFloat);
+  torch::Tensor mask_cpu = batch.response_mask.detach().to(torch::kCPU, torch::kFloat);  // (N, R)
+  torch::Tensor rows_all = forward_rows(positive_cpu);
+
+  // Step-global normalisers (losses.h): counted over the whole batch, never per micro-batch.
+  StepNormalizers norm;
+  norm.num_seqs = double(n);
+  norm.num_tokens = mask_cpu.sum().item<double>();
+  norm.num_pos_tokens = mask_cpu.index({positive_cpu}).sum().item<double>();
+  norm.sum_pos_weight = coef_cpu.index({positive_cpu}).sum().item<double>();
+  norm.num_ent_tokens = (algo_.popo.entropy_on == "positives" || rows_all.size(0) < n)
+                            ? norm.num_pos_tokens
+                            : norm.num_tokens;
+  norm.max_len = double(algo_.grpo.loss_agg_max_len > 0 ? algo_.grpo.loss_agg_max_len : resp_len);
+  if (reduce_normalizers) reduce_normalizers(norm);
+
+  // The target noise eps ~ N(0, sigma^2 I) of every rollout, drawn once per step from a seeded
+  // generator, so it does not depend on the micro-batch split.
+  torch::Tensor noise;
+  if (use_sim && algo_.popo.noise_std > 0) {
+    at::Generator gen = at::detail::createCPUGenerator(cfg_.seed * 1000003ULL + uint64_t(steps_));
+    noise = torch::randn({n, feat_dim}, gen, torch::kFloat) * algo_.popo.noise_std;  // (N, C)
+  }
+
+  // Gradients start at zero and are always defined (a step without work still all-reduces).
+  for (torch::Tensor& p : trainable_parameters()) {
+    if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
+    p.mutable_grad().zero_();
+  }
+
+  std::map<std::string, double> metrics;
+  double kl_sum = 0, kl_tokens = 0;
+  const torch::Tensor w_head = lm_head_weight(policy_);
+  for (int64_t s = 0; s < rows_all.size(0); s += cfg_.micro_batch_size) {
+    torch::Tensor idx = rows_all.narrow(0, s, std::min(cfg_.micro_batch_size, rows_all.size(0) - s));
+    Rows rows = gather_rows(batch, idx, dev);
+    torch::Tensor pos = positive_cpu.index_select(0, idx);                  // (m) bool
+    torch::Tensor pos_local = torch::nonzero(pos).reshape({-1});             // (m_pos)
+
+    // Online forward: per-token log-probs and entropies with grad.
+    torch::Tensor hidden = policy_->forward_hidden(rows.ids, rows.attention);  // (m, P+R, C)
+    TokenStats st = token_logprobs(predicting_hidden(hidden, prompt_len, resp_len), w_head,
+                                   rows.targets, cfg_.temperature, /*with_entropy=*/true,
+                                   cfg_.logprob_chunk_tokens);  // (m, R) each
+
+    LossInputs in;
+    in.logp = st.logp;
+    in.entropy = st.entropy;
+    in.mask = rows.mask;
+    in.coef = coef_cpu.index_select(0, idx).to(dev);
+    in.positive = pos.to(dev);
+    if (behaviour_old) in.logp_old = batch.logp.index_select(0, idx.to(batch.logp.device())).to(dev, torch::kFloat);
+
+    // Siamese forward (no grad): the positives for f_xi, every forwarded row on KL steps.
+    if (use_sim || kl_step) {
+      torch::NoGradGuard no_grad;
+      const bool all_rows = kl_step;
+      torch::Tensor sidx = all_rows ? torch::arange(idx.size(0), torch::kLong) : pos_local;
+      if (sidx.size(0) > 0) {
+        torch::Tensor sid = sidx.to(dev);
+        torch::Tensor h_xi = siamese_->forward_hidden(rows.ids.index_select(0, sid),
+                                                      rows.attention.index_select(0, sid));
+        if (use_sim) {
+          torch::Tensor f_xi = response_features(h_xi, prompt_len, rows.mask.index_select(0, sid));
+          if (all_rows) f_xi = f_xi.index_select(0, pos_local.to(dev));  // (m_pos, C)
+          if (noise.defined()) f_xi = f_xi + noise.index_select(0, idx.index_select(0, pos_local)).to(dev);
+          in.target = f_xi;  // (m_pos, C) f_xi + eps
+        }
+        if (kl_step) {
+          TokenStats sx = token_logprobs(predicting_hidden(h_xi, prompt_len, resp_len),
+                                         lm_head_weight(siamese_), rows.targets, cfg_.temperature,
+                                         /*with_entropy=*/false, cfg_.logprob_chunk_tokens);
+          // k3 of KL(pi_theta || pi_xi) on tokens sampled from (approximately) pi_theta.
+          torch::Tensor k3 = k3_per_token(st.logp.detach(), sx.logp) * rows.mask;  // (m, R)
+          kl_sum += k3.sum().item<double>();
+          kl_tokens += rows.mask.sum().item<double>();
+        }
+      } else if (use_sim) {
+        in.target = torch::zeros({0, feat_dim}, torch::TensorOptions().device(dev));
+      }
+    }
+    if (use_sim) {
+      torch::Tensor f_theta = response_features(hidden.index_select(0, pos_local.to(dev)),
+                                                prompt_len, rows.mask.index_select(0, pos_local.to(dev)));
+      in.pred = predictor_->forward(f_theta);  // (m_pos, C) h_phi(f_theta)
+    }
+    if (use_ref) {
+      torch::NoGradGuard no_grad;
+      torch::Tensor h_ref = reference_->forward_hidden(rows.ids, rows.attention);
+      in.logp_ref = token_logprobs(predicting_hidden(h_ref, prompt_len, resp_len),
+                                   lm_head_weight(reference_), rows.targets, cfg_.temperature,
+                                   /*with_entropy=*/false, cfg_.logprob_chunk_tokens).logp;
+    }
+
+    LossResult loss = compute_loss(algo_, in, norm);
+    if (loss.loss.requires_grad()) loss.loss.backward();
+    for (const auto& kv : loss.metrics) metrics[kv.first] += kv.second;
+    if (!popo_path && norm.num_tokens > 0) {  // the PG losses do not read the entropy: log it here
+      metrics["entropy"] += (st.entropy.detach() * rows.mask).sum().item<double>() / norm.num_tokens;
+    }
+  }
+  if (kl_step) metrics["popo/kl_to_siamese"] = kl_tokens > 0 ? kl_sum / kl_tokens : 0.0;
+  metrics.emplace("loss", 0.0);  // a step without forwarded rows still reports a zero loss
+  return metrics;
+}
+
+LearnerStep Learner::step(const RolloutBatch& batch, const torch::Tensor& rewards,
+                          const torch::Tensor& coef) {
+  LearnerStep out;
+  out.metrics = accumulate_gradients(batch, rewards, coef);
+  std::vector<torch::Tensor> params = trainable_parameters();
+  if (reduce_gradients) reduce_gradients(params);
+  const double max_norm =
+      optim_.grad_clip > 0 ? optim_.grad_clip : std::numeric_limits<double>::infinity();
+  const double grad_norm = torch::nn::utils::clip_grad_norm_(params, max_norm);
+  const double lr = lr_at(steps_);
+  GroupStats gs = group_stats(rewards.detach().to(torch::kCPU), batch.group_size);
+  out.metrics["grad_norm"] = grad_norm;
+  out.metrics["lr"] = lr;
+  out.metrics["popo/positive_ratio"] = gs.positive_ratio;
+  out.metrics["frac_zero_std_groups"] = gs.frac_zero_std;
+  const double loss = out.metrics.count("loss") ? out.metrics["loss"] : 0.0;
+  if (!std::isfinite(loss) || !std::isfinite(grad_norm)) {
+    LOG_WARN("step ", steps_, ": non-finite loss ", loss, " or grad norm ", grad_norm,
+             "; update skipped");
+    for (torch::Tensor& p : params) p.mutable_grad().zero_();
+    out.skipped = true;
+    return out;
+  }
+  for (auto& group : optimizer_->param_groups())
+    static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
+  optimizer_->step();
+
+  // Siamese momentum update xi <- tau xi + (1 - tau) theta after every optimizer step.
+  if (algo_.name == "popo" && !siamese_.is_empty()) {
+    if (out.metrics.count("popo/kl_to_siamese")) momentum_.observe_kl(out.metrics["popo/kl_to_siamese"]);
+    const double tau = momentum_.tau(steps_);
+    ema_update(*siamese_, *policy_, tau);
+    out.metrics["popo/tau"] = tau;
+  }
+  if (out.metrics.count("entropy") && out.metrics["entropy"] < 0.5)
+    LOG_WARN("step ", steps_, ": mean entropy ", out.metrics["entropy"],
+             " < 0.5 (possible entropy collapse)");
+  ++steps_;
+  return out;
+}
+
+}  // namespace popo

@@ -1,0 +1,141 @@
+// The learner: one optimizer step of any algorithm on a RolloutBatch. Micro-batched forward /
+// backward with gradient accumulation under step-global normalisers (losses.h), so the gradient
+// does not depend on micro_batch_size; AdamW (decay on matrices only, as HF Trainer), warmup +
+// cosine | constant learning rate (HF get_*_schedule_with_warmup), clip by global norm, a skip
+// on non-finite loss or gradient norm, and POPO's siamese momentum update after the step.
+// Per-token log-probs come from token_logprobs() (chunked: no full fp32 logits).
+// Not here: sampling, rewards, data parallelism (the two hooks below let src/dist plug in).
+// Dims: N rollouts, P prompt width, R response width, C hidden, m rollouts of a micro-batch.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+#include <torch/optim/adamw.h>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "model/causal_lm.h"
+#include "rl/algo_config.h"
+#include "rl/losses.h"
+#include "rl/momentum.h"
+#include "rl/predictor.h"
+#include "sampling/rollout_batch.h"
+
+namespace popo {
+
+// Section `optim`: AdamW and the learning-rate schedule.
+struct OptimConfig {
+  double lr = 1e-6;                   // peak learning rate
+  std::string lr_schedule = "cosine";  // cosine (to 0 after warmup) | constant (after warmup)
+  double warmup_ratio = 0.1;          // share of total_steps of linear warmup from 0; 0 disables
+  int64_t total_steps = 1;            // optimizer steps of the run (schedule length; >= 1)
+  double weight_decay = 0.01;         // AdamW decay on >= 2-D parameters; 0 disables
+  double adam_beta1 = 0.9;            // AdamW beta1
+  double adam_beta2 = 0.999;          // AdamW beta2
+  double adam_eps = 1e-8;             // AdamW epsilon
+  double grad_clip = 1.0;             // max global grad norm; 0 disables clipping (norm still logged)
+
+  template <class V>
+  void visit_fields(V& v) {
+    v("lr", lr, "peak learning rate of AdamW");
+    v("lr_schedule", lr_schedule, "after warmup: cosine (decay to 0) | constant");
+    v("warmup_ratio", warmup_ratio, "share of the steps with linear warmup from 0 (0.1; 0 off)");
+    v("total_steps", total_steps, "optimizer steps of the run (length of the schedule)");
+    v("weight_decay", weight_decay, "AdamW weight decay on matrices (0.01; 0 off)");
+    v("adam_beta1", adam_beta1, "AdamW beta1 (0.9)");
+    v("adam_beta2", adam_beta2, "AdamW beta2 (0.999)");
+    v("adam_eps", adam_eps, "AdamW epsilon (1e-8)");
+    v("grad_clip", grad_clip, "clip the global gradient norm to this (1.0; 0 off)");
+  }
+};
+
+// Section `learner`: how the update is computed.
+struct LearnerConfig {
+  int64_t micro_batch_size = 4;         // rollouts per forward/backward; the result does not depend on it
+  int64_t logprob_chunk_tokens = 2048;  // tokens per chunk of the LM head (memory: chunk x V fp32)
+  double temperature = 1.0;             // sampling temperature: log-probs of softmax(logits / T)
+  uint64_t seed = 0;                    // seed of POPO's target noise eps
+
+  template <class V>
+  void visit_fields(V& v) {
+    v("micro_batch_size", micro_batch_size, "rollouts per forward/backward (gradient accumulation)");
+    v("logprob_chunk_tokens", logprob_chunk_tokens, "tokens per chunk of the LM head log-softmax");
+    v("temperature", temperature, "sampling temperature the log-probs are taken at (1.0)");
+    v("seed", seed, "seed of the siamese target noise");
+  }
+};
+
+struct LearnerStep {
+  bool skipped = false;                     // true: non-finite loss or grad norm, no update made
+  std::map<std::string, double> metrics;  // loss terms, entropy, grad_norm, lr, clip fracs, KLs
+};
+
+class Learner {
+ public:
+  // policy: trained network. predictor: h_phi (trained with the policy; may be nullptr unless
+  // the algorithm is popo with sim_coef > 0). siamese: POPO's momentum network (needed when
+  // needs_siamese(algo); start it as a copy of policy). reference: frozen network for the PG
+  // path's KL (needed when needs_reference(algo)). Validates algo with the batch group size at
+  // each step; throws popo::Error when a needed network is missing.
+  Learner(CausalLM policy, Predictor predictor, const AlgoConfig& algo, const OptimConfig& optim,
+          const LearnerConfig& cfg, CausalLM siamese = nullptr, CausalLM reference = nullptr);
+
+  // Returns the per-rollout coefficients (N) float32 for cfg.name: for popo with softmax
+  // weights the length-normalised log-probs l(a) come from a no-grad forward of the current
+  // policy over the positives. rewards: (N) float.
+  at::Tensor coefficients(const RolloutBatch& batch, const at::Tensor& rewards);
+
+  // Zeroes the gradients, then runs every micro-batch forward/backward, leaving the summed
+  // gradient of the step loss in .grad of trainable_parameters() (not reduced across ranks,
+  // not clipped). Returns the metrics of the loss (additive shares summed over micro-batches).
+  std::map<std::string, double> accumulate_gradients(const RolloutBatch& batch,
+                                                     const at::Tensor& rewards,
+                                                     const at::Tensor& coef);
+
+  // Returns the result of one full optimizer step: accumulate_gradients, reduce_gradients hook,
+  // clip, learning rate of this step, AdamW step, momentum update of the siamese (popo), and the
+  // metrics (plus grad_norm, lr, popo/tau, popo/positive_ratio, popo/kl_to_siamese every
+  // popo.kl_every steps). A non-finite loss or gradient norm skips the update (skipped = true,
+  // gradients zeroed, step counter unchanged).
+  LearnerStep step(const RolloutBatch& batch, const at::Tensor& rewards, const at::Tensor& coef);
+
+  // Returns the learning rate of optimizer step k (0-based): lr * k / warmup during warmup, then
+  // cosine 0.5 (1 + cos(pi progress)) or constant; as HF's schedulers.
+  double lr_at(int64_t k) const;
+  // Returns the number of optimizer steps taken (the next step's index).
+  int64_t steps_done() const { return steps_; }
+  void set_steps_done(int64_t steps) { steps_ = steps; }
+  // Returns the parameters the optimizer updates: policy then predictor.
+  std::vector<at::Tensor> trainable_parameters() const;
+  torch::optim::AdamW& optimizer() { return *optimizer_; }
+  MomentumSchedule& momentum() { return momentum_; }
+
+  // Data-parallel hooks (unset = single process): sum the normalisers over ranks before the
+  // micro-batch loop; all-reduce (average semantics chosen by the caller) the accumulated
+  // gradients before clipping. The loss is a sum of shares of global normalisers, so the hook
+  // must SUM gradients over ranks.
+  std::function<void(StepNormalizers&)> reduce_normalizers;
+  std::function<void(const std::vector<at::Tensor>&)> reduce_gradients;
+
+ private:
+  // Returns the LM head weight (V, C) (the embedding matrix when tied).
+  at::Tensor lm_head_weight(CausalLM& model) const;
+  // Returns the rows the policy forwards: all, or the positives only where the loss reads
+  // nothing else (POPO path with entropy_on=positives or entropy_coef = 0).
+  at::Tensor forward_rows(const at::Tensor& positive) const;
+
+  CausalLM policy_, siamese_, reference_;
+  Predictor predictor_;
+  AlgoConfig algo_;
+  OptimConfig optim_;
+  LearnerConfig cfg_;
+  MomentumSchedule momentum_;
+  std::unique_ptr<torch::optim::AdamW> optimizer_;
+  int64_t steps_ = 0;
+};
+
+}  // namespace popo

@@ -1,0 +1,64 @@
+// ema_update and MomentumSchedule (laws written out in momentum.h).
+#include "rl/momentum.h"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/error.h"
+
+namespace popo {
+
+void ema_update(torch::nn::Module& target, const torch::nn::Module& online, double tau) {
+  POPO_CHECK(std::isfinite(tau) && tau >= 0 && tau <= 1, "ema_update: tau must be in [0, 1], got ",
+             tau);
+  auto dst = target.named_parameters(/*recurse=*/true);
+  auto src = online.named_parameters(/*recurse=*/true);
+  POPO_CHECK(dst.size() == src.size(), "ema_update: target has ", dst.size(),
+             " parameters, online has ", src.size());
+  torch::NoGradGuard no_grad;
+  for (size_t i = 0; i < dst.size(); ++i) {
+    const auto& d = dst[i];
+    const auto& s = src[i];
+    POPO_CHECK(d.key() == s.key(), "ema_update: parameter ", i, " is '", d.key(),
+               "' in the target but '", s.key(), "' in the online network");
+    POPO_CHECK(d.value().sizes() == s.value().sizes(), "ema_update: parameter '", d.key(),
+               "' has shape ", d.value().sizes(), " in the target, ", s.value().sizes(),
+               " in the online network");
+    torch::Tensor xi = d.value();
+    torch::Tensor theta = s.value().to(xi.options());
+    if (tau == 0.0) {
+      xi.copy_(theta);  // exact copy, no rounding through tau * xi
+    } else if (tau < 1.0) {
+      xi.mul_(tau).add_(theta, /*alpha=*/1.0 - tau);  // xi <- tau xi + (1 - tau) theta
+    }
+  }
+}
+
+MomentumSchedule::MomentumSchedule(const PopoConfig& cfg, int64_t total_steps)
+    : cfg_(cfg), total_steps_(total_steps), tau_(cfg.momentum) {
+  POPO_CHECK(total_steps >= 1, "MomentumSchedule: total steps must be >= 1, got ", total_steps);
+}
+
+double MomentumSchedule::tau(int64_t step) const {
+  if (cfg_.momentum_law == "cosine") {
+    double k = std::clamp<double>(double(step), 0.0, double(total_steps_));
+    return 1.0 - (1.0 - cfg_.momentum) * (std::cos(M_PI * k / double(total_steps_)) + 1.0) / 2.0;
+  }
+  if (cfg_.momentum_law == "adaptive") return tau_;
+  return cfg_.momentum;
+}
+
+void MomentumSchedule::observe_kl(double kl) {
+  if (cfg_.momentum_law != "adaptive" || !std::isfinite(kl)) return;
+  double u = 1.0 - tau_;
+  if (kl > 1.5 * cfg_.momentum_target_kl) {
+    u /= cfg_.momentum_adapt_factor;
+  } else if (kl < cfg_.momentum_target_kl / 1.5) {
+    u *= cfg_.momentum_adapt_factor;
+  }
+  tau_ = std::clamp(1.0 - u, cfg_.momentum_min, cfg_.momentum_max);
+}
+
+}  // namespace popo

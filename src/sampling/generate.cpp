@@ -1,0 +1,249 @@
+#include "sampling/generate.h"
+
+#include <torch/torch.h>
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <algorithm>
+#include <chrono>
+#include <numeric>
+
+#include "core/error.h"
+#include "sampling/logits_process.h"
+
+#if __has_include("tokenizer/tokenizer.h")
+#include "tokenizer/tokenizer.h"
+#define POPO_SAMPLER_HAS_TOKENIZER 1
+#else
+#define POPO_SAMPLER_HAS_TOKENIZER 0
+#endif
+
+namespace popo {
+
+const char* finish_reason_name(FinishReason r) {
+  switch (r) {
+    case FinishReason::kStop: return "stop";
+    case FinishReason::kStopString: return "stop_string";
+    case FinishReason::kLength: return "length";
+  }
+  return "?";
+}
+
+std::vector<int32_t> RolloutBatch::response_tokens(int64_t row) const {
+  std::vector<int32_t> out;
+  auto ids = response_ids[row].to(torch::kCPU);
+  auto m = response_mask[row].to(torch::kCPU);
+  for (int64_t t = 0; t < ids.size(0); ++t) {
+    if (m[t].item<float>() > 0.5f) out.push_back(static_cast<int32_t>(ids[t].item<int64_t>()));
+  }
+  return out;
+}
+
+void validate_sampling_config(const SamplingConfig& cfg) {
+  POPO_CHECK(cfg.temperature >= 0.0, "sampling: temperature must be >= 0 (0 = greedy), got ", cfg.temperature);
+  POPO_CHECK(cfg.top_p > 0.0 && cfg.top_p <= 1.0, "sampling: top_p must be in (0, 1], got ", cfg.top_p);
+  POPO_CHECK(cfg.top_k >= 0, "sampling: top_k must be >= 0 (0 = off), got ", cfg.top_k);
+  POPO_CHECK(cfg.group_size >= 1, "sampling: group_size must be >= 1, got ", cfg.group_size);
+  POPO_CHECK(cfg.max_new_tokens >= 1, "sampling: max_new_tokens must be >= 1, got ", cfg.max_new_tokens);
+  for (const auto& s : cfg.stop_strings) POPO_CHECK(!s.empty(), "sampling: stop_strings contains an empty string");
+}
+
+namespace {
+
+// Per-rollout decode state, indexed by rollout row (0..N-1).
+struct RowState {
+  std::vector<int64_t> tokens;
+  std::vector<float> logp;
+  bool done = false;
+  FinishReason finish = FinishReason::kLength;
+  size_t text_checked = 0;  // bytes of decoded text already searched for stop strings
+};
+
+// Returns true if a stop string ends inside the part of text not yet searched (a match may start
+// in earlier text: stop strings are matched across token boundaries).
+bool hits_stop_string(const std::string& text, size_t checked, const std::vector<std::string>& stops) {
+  for (const auto& s : stops) {
+    const size_t from = checked >= s.size() ? checked - s.size() + 1 : 0;
+    if (text.find(s, from) != std::string::npos) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+RolloutBatch generate(CausalLM& model, const std::vector<std::vector<int32_t>>& prompts,
+                      const SamplingConfig& cfg, const DecodeFn& decode) {
+  validate_sampling_config(cfg);
+  POPO_CHECK(!prompts.empty(), "generate: no prompts given");
+  for (size_t i = 0; i < prompts.size(); ++i) POPO_CHECK(!prompts[i].empty(), "generate: prompt ", i, " is empty");
+  POPO_CHECK(cfg.stop_strings.empty() || decode, "generate: stop_strings need a tokenizer, none was given");
+  const ModelConfig& mc = model->config();
+  const int64_t n_prompts = static_cast<int64_t>(prompts.size()), G = cfg.group_size, N = n_prompts * G;
+  int64_t P = 0;
+  for (const auto& p : prompts) P = std::max<int64_t>(P, static_cast<int64_t>(p.size()));
+  const int64_t ctx = mc.max_position_embeddings;
+  POPO_CHECK(P < ctx, "generate: a prompt of ", P, " tokens leaves no room in the model's context of ", ctx,
+             " positions (max_position_embeddings)");
+  RolloutBatch out;
+  out.num_prompts = n_prompts;
+  out.group_size = G;
+  int64_t max_new = cfg.max_new_tokens;
+  if (P + max_new > ctx) {
+    max_new = ctx - P;
+    out.warnings.push_back("max_new_tokens " + std::to_string(cfg.max_new_tokens) + " clipped to " +
+                           std::to_string(max_new) + ": the longest prompt has " + std::to_string(P) +
+                           " tokens and the context is " + std::to_string(ctx));
+  }
+  for (const auto& p : prompts) {
+    for (int32_t id : p) {
+      POPO_CHECK(id >= 0 && id < mc.vocab_size, "generate: token id ", id, " outside the vocabulary of ",
+                 mc.vocab_size);
+    }
+  }
+
+  torch::NoGradGuard no_grad;
+  const auto dev = model->device();
+  // Left-padded prompts, one row per prompt (not per rollout: each prompt is prefilled once).
+  auto ids = torch::zeros({n_prompts, P}, torch::kLong);   // (n, P)
+  auto mask = torch::zeros({n_prompts, P}, torch::kLong);  // (n, P)
+  {
+    auto ia = ids.accessor<int64_t, 2>();
+    auto ma = mask.accessor<int64_t, 2>();
+    for (int64_t i = 0; i < n_prompts; ++i) {
+      const int64_t L = static_cast<int64_t>(prompts[i].size());
+      for (int64_t t = 0; t < L; ++t) {
+        ia[i][P - L + t] = prompts[i][t];
+        ma[i][P - L + t] = 1;
+      }
+    }
+  }
+  out.prompt_ids = ids.repeat_interleave(G, /*dim=*/0);    // (N, P)
+  out.prompt_mask = mask.repeat_interleave(G, /*dim=*/0);  // (N, P)
+  for (int64_t i = 0; i < n_prompts; ++i) {
+    for (int64_t g = 0; g < G; ++g) out.group.push_back(i);
+  }
+
+  using Clock = std::chrono::steady_clock;
+  const auto t_start = Clock::now();
+  // Prefill once per prompt; only the last position's logits are needed.
+  KVCache cache = model->make_cache(n_prompts, P + max_new);
+  auto hidden = model->forward_hidden(ids.to(dev), mask.to(dev), &cache);  // (n, P, C)
+  auto logits = model->lm_head(hidden.select(1, P - 1));                     // (n, V)
+  // Share the prefill across the G continuations: row i -> rows i*G .. i*G+G-1.
+  cache.repeat_interleave_rows(G);
+  logits = logits.repeat_interleave(G, /*dim=*/0);                  // (N, V)
+  auto attn_mask = mask.to(dev).repeat_interleave(G, /*dim=*/0);    // (N, P)
+
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(cfg.seed);
+  const auto t_prefilled = Clock::now();
+  std::vector<RowState> rows(N);
+  std::vector<int64_t> active(N);  // batch row -> rollout row
+  std::iota(active.begin(), active.end(), 0);
+  const double T = cfg.temperature;
+  for (int64_t step = 0; step < max_new; ++step) {
+    auto lf = logits.to(torch::kFloat);  // (n_act, V)
+    torch::Tensor tok, logp_all;         // (n_act), (n_act, V)
+    if (T == 0.0) {
+      tok = lf.argmax(/*dim=*/-1);
+      logp_all = log_softmax_f32(lf);
+    } else {
+      auto scaled = apply_temperature(lf, T);                              // (n_act, V)
+      logp_all = log_softmax_f32(scaled);                                  // behaviour log-probs
+      auto filtered = apply_top_p(apply_top_k(scaled, cfg.top_k), cfg.top_p);
+      auto probs = torch::softmax(filtered, /*dim=*/-1).to(torch::kCPU);   // (n_act, V)
+      tok = torch::multinomial(probs, /*num_samples=*/1, /*replacement=*/false, gen).squeeze(1).to(dev);
+    }
+    auto lp = logp_all.gather(1, tok.view({-1, 1})).squeeze(1);  // (n_act)
+    auto tok_cpu = tok.to(torch::kCPU);
+    auto lp_cpu = lp.to(torch::kCPU);
+    const int64_t* tp = tok_cpu.data_ptr<int64_t>();
+    const float* lpp = lp_cpu.data_ptr<float>();
+    std::vector<int64_t> keep;  // batch rows still decoding
+    for (size_t j = 0; j < active.size(); ++j) {
+      RowState& r = rows[active[j]];
+      if (r.done) continue;  // only without compaction
+      r.tokens.push_back(tp[j]);
+      r.logp.push_back(lpp[j]);
+      if (std::find(cfg.eos_token_ids.begin(), cfg.eos_token_ids.end(), tp[j]) != cfg.eos_token_ids.end()) {
+        r.done = true;
+        r.finish = FinishReason::kStop;
+      } else if (!cfg.stop_strings.empty()) {
+        const std::string text = decode(std::vector<int32_t>(r.tokens.begin(), r.tokens.end()));
+        if (hits_stop_string(text, r.text_checked, cfg.stop_strings)) {
+          r.done = true;
+          r.finish = FinishReason::kStopString;
+        }
+        r.text_checked = text.size();
+      }
+      if (!r.done) keep.push_back(static_cast<int64_t>(j));
+    }
+    if (keep.empty() || step + 1 == max_new) break;
+    // Finished rows stop costing compute: compacting the batch and the cache (an index_select
+    // per layer whenever a row finishes) beat computing finished rows to the end in
+    // bench/bench_generate (rows finishing at random steps, batch 64).
+    if (cfg.compact_finished && static_cast<size_t>(keep.size()) < active.size()) {
+      auto idx = torch::tensor(keep, torch::kLong);
+      std::vector<int64_t> next_active;
+      for (int64_t j : keep) next_active.push_back(active[j]);
+      active.swap(next_active);
+      auto idx_dev = idx.to(dev);
+      cache.select_rows(idx_dev);
+      attn_mask = attn_mask.index_select(0, idx_dev);
+      tok = tok.index_select(0, idx_dev);
+    }
+    const int64_t n_act = static_cast<int64_t>(active.size());
+    attn_mask = torch::cat({attn_mask, torch::ones({n_act, 1}, attn_mask.options())}, /*dim=*/1);  // (n_act, S+1)
+    auto h = model->forward_hidden(tok.view({n_act, 1}), attn_mask, &cache);  // (n_act, 1, C)
+    logits = model->lm_head(h.squeeze(1));                                    // (n_act, V)
+    ++out.decode_steps;
+  }
+  const auto t_end = Clock::now();
+  out.prefill_seconds = std::chrono::duration<double>(t_prefilled - t_start).count();
+  out.decode_seconds = std::chrono::duration<double>(t_end - t_prefilled).count();
+
+  int64_t R = 0;
+  for (const auto& r : rows) R = std::max<int64_t>(R, static_cast<int64_t>(r.tokens.size()));
+  out.response_ids = torch::zeros({N, R}, torch::kLong);
+  out.response_mask = torch::zeros({N, R}, torch::kFloat);
+  out.logp = torch::zeros({N, R}, torch::kFloat);
+  auto ra = out.response_ids.accessor<int64_t, 2>();
+  auto rm = out.response_mask.accessor<float, 2>();
+  auto rl = out.logp.accessor<float, 2>();
+  for (int64_t n = 0; n < N; ++n) {
+    for (size_t t = 0; t < rows[n].tokens.size(); ++t) {
+      ra[n][t] = rows[n].tokens[t];
+      rm[n][t] = 1.0f;
+      rl[n][t] = rows[n].logp[t];
+    }
+    out.finish.push_back(rows[n].finish);
+  }
+  return out;
+}
+
+RolloutBatch generate(CausalLM& model, const std::vector<std::vector<int32_t>>& prompts,
+                      const SamplingConfig& cfg, const Tokenizer* tokenizer) {
+  DecodeFn decode;
+  if (tokenizer != nullptr && !cfg.stop_strings.empty()) {
+#if POPO_SAMPLER_HAS_TOKENIZER
+    decode = [tokenizer](const std::vector<int32_t>& ids) { return tokenizer->decode(ids); };
+#else
+    POPO_FAIL("generate: stop_strings need the tokenizer layer, which this build does not have");
+#endif
+  }
+  return generate(model, prompts, cfg, decode);
+}
+
+at::Tensor sequence_logprobs(CausalLM& model, const RolloutBatch& batch, double temperature) {
+  const int64_t N = batch.prompt_ids.size(0), P = batch.prompt_ids.size(1), R = batch.response_ids.size(1);
+  if (R == 0) return torch::zeros({N, 0}, torch::kFloat);
+  const auto dev = model->device();
+  auto ids = torch::cat({batch.prompt_ids, batch.response_ids}, 1).to(dev);                              // (N, P+R)
+  auto mask = torch::cat({batch.prompt_mask, batch.response_mask.to(torch::kLong)}, 1).to(dev);          // (N, P+R)
+  auto hidden = model->forward_hidden(ids, mask);                       // (N, P+R, C)
+  auto logits = model->lm_head(hidden.narrow(1, P - 1, R)).to(torch::kFloat);  // (N, R, V): predicts response
+  if (temperature > 0.0) logits = logits / temperature;
+  auto target = batch.response_ids.to(dev).unsqueeze(-1);              // (N, R, 1)
+  auto lp = log_softmax_f32(logits).gather(-1, target).squeeze(-1);    // (N, R)
+  return lp * batch.response_mask.to(dev);
+}
+
+}  // namespace popo

@@ -1,0 +1,55 @@
+// Helpers for the torch test suites: tensor comparison that reports max-abs-diff and the first
+// bad index (llm.c's checker), fixture model folders, and scratch folders.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <sstream>
+#include <string>
+
+#include "test_util.h"
+
+namespace popo::test {
+
+// Returns success when |a - b| <= tol everywhere (same shape), otherwise a message with the
+// max-abs-diff, the first index over tol and both values there.
+inline ::testing::AssertionResult tensors_close(const torch::Tensor& a, const torch::Tensor& b, double tol) {
+  if (a.sizes() != b.sizes()) {
+    std::ostringstream os;
+    os << "shape " << a.sizes() << " vs " << b.sizes();
+    return ::testing::AssertionFailure() << os.str();
+  }
+  auto diff = (a.to(torch::kDouble) - b.to(torch::kDouble)).abs();
+  const double max_diff = diff.numel() ? diff.max().item<double>() : 0.0;
+  if (max_diff <= tol) return ::testing::AssertionSuccess();
+  auto bad = (diff > tol).nonzero();
+  auto first = bad[0];
+  std::ostringstream os;
+  os << "max-abs-diff " << max_diff << " > tol " << tol << "; first bad index [";
+  for (int64_t i = 0; i < first.numel(); ++i) os << (i ? ", " : "") << first[i].item<int64_t>();
+  auto flat = (first * torch::tensor(a.strides().vec())).sum().item<int64_t>();
+  (void)flat;
+  std::vector<at::indexing::TensorIndex> idx;
+  for (int64_t i = 0; i < first.numel(); ++i) idx.emplace_back(first[i].item<int64_t>());
+  os << "]: " << a.index(idx).item<double>() << " vs " << b.index(idx).item<double>() << " ("
+     << bad.size(0) << " elements over tol)";
+  return ::testing::AssertionFailure() << os.str();
+}
+
+// Returns the fixture model folder hf-reference/models/<name>.
+inline std::string model_fixture(const std::string& name) {
+  return fixture_path("hf-reference/models/" + name);
+}
+
+// Returns a fresh empty scratch folder under the system temp dir.
+inline std::string scratch_dir(const std::string& name) {
+  auto p = std::filesystem::temp_directory_path() /
+           ("popo_test_" + name + "_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(p);
+  std::filesystem::create_directories(p);
+  return p.string();
+}
+
+}  // namespace popo::test
