@@ -12,6 +12,7 @@ Weights are random (HF init) in the Qwen2.5 shapes of bench/bench_util.h. Withou
 Appends one JSON object per measurement to --json.
 """
 import argparse
+import contextlib
 import json
 import time
 
@@ -64,12 +65,14 @@ def make_model(shape, device, dtype):
 
     config = Qwen2Config(**SHAPES[shape], rms_norm_eps=1e-6, bos_token_id=None,
                          eos_token_id=None, pad_token_id=0)
-    with torch.device(device):  # initialise on the GPU directly
+    # Initialise on the GPU directly (torch >= 2.0 makes a device a context manager).
+    on_device = torch.device(device) if hasattr(torch.device, "__enter__") else contextlib.nullcontext()
+    with on_device:
         try:
             model = AutoModelForCausalLM.from_config(config, dtype=dtype)
         except TypeError:  # transformers < 4.56 names it torch_dtype
             model = AutoModelForCausalLM.from_config(config, torch_dtype=dtype)
-    return model
+    return model.to(device)
 
 
 def bench_generate(model, device, batch, prompt_len, new_tokens):
@@ -110,7 +113,7 @@ def bench_update(model, device, rollouts, prompt_len, response_len, micro_batch,
     vocab = model.config.vocab_size
     torch.manual_seed(7)
     ids = torch.randint(1, vocab, (rollouts, prompt_len + response_len), device=device)
-    advantages = torch.where(torch.arange(rollouts, device=device) % 2 == 0, 1.0, -1.0)
+    advantages = 1.0 - 2.0 * (torch.arange(rollouts, device=device) % 2).float()  # +1, -1, ...
     model.train()
     opt = torch.optim.AdamW(model.parameters(), lr=1e-6, weight_decay=0.01)
     n_micro = (rollouts + micro_batch - 1) // micro_batch
