@@ -8,7 +8,7 @@
 #   a Qwen2.5-Math-1.5B shape (8 prompts x G 8, 512 + 1024 tokens, gradient checkpointing):
 #   fits?, time per phase; its generation phase last, if time is left.
 # Every step has a time limit inside a 9-minute budget (POPO_GPU_BUDGET_S); what ran is reported.
-# Writes under $OUT (the device tool returns it) or bench-gpu-out/: report.md, results.jsonl,
+# Writes under $OUT (the device tool returns it) or build-gpu-out/: report.md, results.jsonl,
 # gpu.log, tests.log.
 # Usage: bench/gpu.sh            on a CUDA machine (carry .deps/debs and .deps/fixtures)
 #        bench/gpu.sh --smoke    CPU plumbing check: tiny shapes, an existing CPU build dir
@@ -17,7 +17,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 SMOKE=0
 [ "${1:-}" = "--smoke" ] && SMOKE=1
-OUTDIR="${OUT:-$PWD/bench-gpu-out}"
+OUTDIR="${OUT:-$PWD/build-gpu-out}"
 mkdir -p "$OUTDIR"
 RES="$OUTDIR/results.jsonl"
 LOG="$OUTDIR/gpu.log"
@@ -87,7 +87,7 @@ fi
 [ -d .deps/fixtures/hf-reference ] && export POPO_FIXTURES_DIR="$PWD/.deps/fixtures"
 
 # ---- parity tests (the CUDA instances skip on CPU) -------------------------------------------
-FILTER='DeviceParity.*:CheckpointedModel.*:GradCheckpoint.*:MemoryStats.*:HfReference.*'
+FILTER='*DeviceParity.*:*CheckpointedModel.*:GradCheckpoint.*:MemoryStats.*:*HfReference.*'
 : > "$OUTDIR/tests.log"
 STEP_LOG="$OUTDIR/tests.log" run_step tests 120 "$BUILD/popo_tests" --gtest_filter="$FILTER"
 grep -E '^\[  (PASSED|FAILED|SKIPPED) |tests? ran|^\[  FAILED  \]' "$OUTDIR/tests.log" | tail -30
@@ -97,7 +97,7 @@ if [ $SMOKE = 1 ]; then
   DEV=(--device cpu --dtype float32); S05=tiny; S15=tiny
   GEN=(--prompt-len 8 --new-tokens 8); GB1=4; GB2=8
   UPD=(--prompts 2 --group 4 --prompt-len 8 --response-len 24 --micro-batch 4 --iters 1)
-  BIG=(--prompts 2 --group 4 --prompt-len 16 --response-len 32 --micro-batch 4 --iters 1)
+  BIG=(--prompts 2 --group 4 --prompt-len 16 --response-len 32 --micro-batch 4 --iters 1 --grad-ckpt)
   BIGGEN=(--batch 8 --group 4 --prompt-len 16 --new-tokens 32)
   HF=(--device cpu --dtype float32 --shape tiny --gen-batches 4,8 --prompt-len 8 --new-tokens 8
       --update-rollouts 8 --update-prompt-len 8 --update-response-len 24 --iters 1)

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <map>
+#include <set>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -63,6 +64,21 @@ TEST(GradCheckpoint, NoGradModeIsPlainCall) {
   EXPECT_TRUE(torch::equal(y, torch::full({2}, 3.0)));
 }
 
+// Returns the number of distinct autograd nodes named *CheckpointFunction* in y's graph.
+int count_checkpoint_nodes(const torch::Tensor& y) {
+  std::vector<torch::autograd::Node*> stack{y.grad_fn().get()};
+  std::set<torch::autograd::Node*> seen;
+  int count = 0;
+  while (!stack.empty()) {
+    auto* node = stack.back();
+    stack.pop_back();
+    if (node == nullptr || !seen.insert(node).second) continue;
+    if (node->name().find("CheckpointFunction") != std::string::npos) ++count;
+    for (const auto& edge : node->next_edges()) stack.push_back(edge.function.get());
+  }
+  return count;
+}
+
 // Returns name -> gradient (clone) of every parameter after backward of a fixed random
 // projection of the logits of ids/mask; undefined grads are left out.
 std::map<std::string, torch::Tensor> model_grads(CausalLM& model, const torch::Tensor& ids,
@@ -70,6 +86,8 @@ std::map<std::string, torch::Tensor> model_grads(CausalLM& model, const torch::T
   model->zero_grad();
   model->gradient_checkpointing = checkpointing;
   auto logits = model->forward(ids, mask);                                    // (B, T, V)
+  // One recomputed block per decoder layer when on, none when off.
+  EXPECT_EQ(count_checkpoint_nodes(logits), checkpointing ? model->config().num_hidden_layers : 0);
   auto gen = torch::make_generator<at::CPUGeneratorImpl>(/*seed_in=*/123);
   auto proj = torch::randn(logits.sizes(), gen, torch::TensorOptions().dtype(logits.dtype()));
   (logits * proj * mask.unsqueeze(-1).to(logits.dtype())).sum().backward();
@@ -149,17 +167,19 @@ TEST(MemoryStats, CpuReadsProcessResidentSet) {
     auto during = memory_stats(cpu);
     EXPECT_GE(during.current_bytes - before.current_bytes, kBytes * 9 / 10);
     peak_with_block = during.peak_bytes;
-    EXPECT_GE(peak_with_block, during.current_bytes);
+    EXPECT_GE(peak_with_block, during.current_bytes - (4LL << 20));
   }
   auto after = memory_stats(cpu);
-  EXPECT_GE(after.peak_bytes, peak_with_block) << "the peak outlives the block";
+  // The kernel batches RSS counter updates per thread (up to a few hundred KiB of slack).
+  constexpr int64_t kSlack = 4LL << 20;
+  EXPECT_GE(after.peak_bytes, peak_with_block - kSlack) << "the peak outlives the block";
   if (!after.peak_is_resettable) GTEST_SKIP() << "/proc/self/clear_refs not writable here";
   ASSERT_TRUE(reset_peak_memory(cpu));
   auto reset = memory_stats(cpu);
   // glibc returns a 256 MiB block to the kernel at free (mmap threshold), so the reset peak
   // falls back to about the current resident set.
   EXPECT_LT(reset.peak_bytes, peak_with_block - kBytes / 2);
-  EXPECT_GE(reset.peak_bytes, reset.current_bytes);
+  EXPECT_GE(reset.peak_bytes, reset.current_bytes - kSlack);
 }
 
 TEST(MemoryStats, CudaWithoutGpuIsUnavailable) {
@@ -209,12 +229,13 @@ struct DeviceCase {
   double tol;  // max-abs-diff of logits, relative to max |reference logit| for bf16
 };
 
-// bf16 keeps 8 significant bits (relative step 2^-8 = 0.0039); through two decoder layers
-// and the LM head the logits' error stays within a few steps of the largest logit.
+// bf16 keeps 8 significant bits (relative step 2^-8 = 0.0039); through two decoder layers and
+// the LM head the logits' error stays within a few steps of the largest logit: 2e-2 of it, as
+// STYLE.md's bf16 tolerance (seen on CPU: 0.004-0.009 of it for the four fixtures).
 const DeviceCase kDeviceCases[] = {
     {"cpu_float32", c10::kCPU, torch::kFloat, 1e-4},
-    {"cpu_bfloat16", c10::kCPU, torch::kBFloat16, 3e-2},
-    {"cuda_bfloat16", c10::kCUDA, torch::kBFloat16, 3e-2},
+    {"cpu_bfloat16", c10::kCPU, torch::kBFloat16, 2e-2},
+    {"cuda_bfloat16", c10::kCUDA, torch::kBFloat16, 2e-2},
 };
 
 class DeviceParity : public ::testing::TestWithParam<std::tuple<const char*, DeviceCase>> {};
