@@ -5,7 +5,8 @@
 // plus the memory-bandwidth bound of a decode step (weights + KV cache bytes / measured copy
 // bandwidth) and a GEMM rate, a compaction-vs-skip measurement for finished rows, and a thread
 // table. Weights are random (HF init); popo and python load the same file and must agree on the
-// greedy tokens. Prints markdown tables. Usage: bench_generate [--quick] [--no-python]
+// greedy tokens. popo and python times are the best of 2 runs each (the machine is shared).
+// Prints markdown tables. Usage: bench_generate [--quick] [--no-python]
 #include <torch/torch.h>
 
 #include <dlfcn.h>
@@ -16,6 +17,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "model/load.h"
@@ -111,13 +113,13 @@ struct PyResult {
 };
 
 PyResult run_python(const std::string& model_dir, const std::vector<std::vector<int32_t>>& prompts,
-                    int64_t n_new, int threads) {
+                    int64_t n_new, int threads, int repeats) {
   const std::string script =
       (std::filesystem::path(__FILE__).parent_path() / "python" / "generate_baseline.py").string();
   const std::string prompts_path = model_dir + "/prompts.json";
   std::ofstream(prompts_path) << nlohmann::json(prompts).dump();
   const std::string cmd = "OPENBLAS_NUM_THREADS=2 /usr/bin/python3 " + script + " " + model_dir + " " +
-                          prompts_path + " " + std::to_string(n_new) + " " + std::to_string(threads);
+                          prompts_path + " " + std::to_string(n_new) + " " + std::to_string(threads) + " " + std::to_string(repeats);
   PyResult r;
   FILE* p = popen(cmd.c_str(), "r");
   if (p == nullptr) return r;
@@ -145,6 +147,8 @@ double decode_step_bytes(const popo::ModelConfig& c, int64_t batch, double kv_le
   return c.num_parameters() * 4.0 + kv;
 }
 
+constexpr int kRepeats = 2;
+
 struct Case {
   std::string name;
   popo::ModelConfig cfg;
@@ -166,8 +170,8 @@ int main(int argc, char** argv) {
   set_blas_threads(2);
   const double bw = measure_bandwidth();
   const double gemm = measure_gemm();
-  std::printf("machine: %u hardware threads; torch %s; intra-op threads %d, OpenBLAS threads 2\n",
-              std::thread::hardware_concurrency(), TORCH_VERSION, intra);
+  std::printf("machine: %u hardware threads; torch %s; intra-op threads %d, OpenBLAS threads 2; best of %d runs\n",
+              std::thread::hardware_concurrency(), TORCH_VERSION, intra, kRepeats);
   std::printf("measured: copy bandwidth %.1f GB/s, fp32 GEMM %.1f GFLOP/s\n\n", bw / 1e9, gemm / 1e9);
 
   const std::string tmp = (std::filesystem::temp_directory_path() / ("popo_bench_gen_" + std::to_string(getpid()))).string();
@@ -175,9 +179,9 @@ int main(int argc, char** argv) {
       {"tiny (2L, C64, V512)", tiny_config(), 1, 16, 64, true},
       {"tiny (2L, C64, V512)", tiny_config(), 16, 16, 64, true},
       {"tiny (2L, C64, V512)", tiny_config(), 64, 16, 64, true},
-      {"Qwen2.5-0.5B shape", qwen25_05b_config(), 1, 8, quick ? 4 : 16, true},
-      {"Qwen2.5-0.5B shape", qwen25_05b_config(), 16, 8, quick ? 4 : 8, !quick},
-      {"Qwen2.5-0.5B shape", qwen25_05b_config(), 64, 8, quick ? 2 : 8, false},
+      {"Qwen2.5-0.5B shape", qwen25_05b_config(), 1, 8, quick ? 4 : 8, true},
+      {"Qwen2.5-0.5B shape", qwen25_05b_config(), 16, 8, quick ? 4 : 8, false},
+      {"Qwen2.5-0.5B shape", qwen25_05b_config(), 64, 8, quick ? 2 : 6, false},
   };
   std::printf("| model | batch | prompt+new | popo tok/s | naive (no cache) tok/s | python KV-cache tok/s | popo / python "
               "| popo decode ms/step | python decode ms/step | bandwidth bound ms/step | popo %% of bound |\n");
@@ -195,9 +199,17 @@ int main(int argc, char** argv) {
     popo::SamplingConfig sc;
     sc.temperature = 0.0;
     sc.max_new_tokens = c.n_new;
-    auto t0 = Clock::now();
-    popo::RolloutBatch rb = popo::generate(model, prompts, sc, static_cast<const popo::Tokenizer*>(nullptr));
-    const double popo_s = seconds_since(t0);
+    popo::RolloutBatch rb;
+    double popo_s = 1e30;
+    for (int rep = 0; rep < kRepeats; ++rep) {
+      auto t0 = Clock::now();
+      popo::RolloutBatch r = popo::generate(model, prompts, sc, static_cast<const popo::Tokenizer*>(nullptr));
+      const double s = seconds_since(t0);
+      if (s < popo_s) {
+        popo_s = s;
+        rb = std::move(r);
+      }
+    }
     const double tokens = static_cast<double>(c.batch * c.n_new);
     std::string naive_col = "skipped (slow)";
     if (c.naive) {
@@ -209,7 +221,7 @@ int main(int argc, char** argv) {
     }
     std::string py_col = "n/a", ratio_col = "n/a", py_step = "n/a";
     if (python) {
-      PyResult pr = run_python(dir, prompts, c.n_new, intra);
+      PyResult pr = run_python(dir, prompts, c.n_new, intra, kRepeats);
       if (pr.ok) {
         const double py_s = pr.prefill_s + pr.decode_s;
         char buf[64];
@@ -232,27 +244,26 @@ int main(int argc, char** argv) {
     std::fflush(stdout);
   }
 
-  // Finished rows: compact the batch + cache vs keep computing them (sampled, many EOS ids so
-  // rows stop at random steps).
+  // Finished rows: compact the batch + cache vs keep computing them. Greedy with many EOS ids, so
+  // rows stop at scattered steps and both modes finish the same rows at the same steps.
   {
     auto cfg = qwen25_05b_config();
     if (saved_for.find(std::to_string(cfg.num_parameters())) == std::string::npos) model = popo::make_random_model(cfg, 0);
     auto prompts = random_prompts(quick ? 8 : 32, 8, cfg.vocab_size, 2);
-    std::printf("\n| finished rows (Qwen2.5-0.5B shape, %zu rows, 8+16, EOS = 4000 ids) | rows finished early | decode s | generated tok/s |\n|---|---|---|---|\n",
+    std::printf("\n| finished rows (Qwen2.5-0.5B shape, %zu rows, 8+16, EOS = 4000 ids) | rows finished early | decode s | decode ms/step |\n|---|---|---|---|\n",
                 prompts.size());
     for (bool compact : {true, false}) {
       popo::SamplingConfig sc;
-      sc.temperature = 1.0;
+      sc.temperature = 0.0;
       sc.max_new_tokens = 16;
-      sc.seed = 3;
       sc.compact_finished = compact;
       for (int64_t id = 0; id < 4000; ++id) sc.eos_token_ids.push_back(id);
       auto rb = popo::generate(model, prompts, sc, static_cast<const popo::Tokenizer*>(nullptr));
       int64_t early = 0;
       for (auto f : rb.finish) early += f == popo::FinishReason::kStop;
-      const double gen = rb.response_mask.sum().item<double>();
       std::printf("| %s | %lld | %.2f | %.1f |\n", compact ? "compact batch + cache" : "keep computing finished rows",
-                  static_cast<long long>(early), rb.decode_seconds, gen / (rb.prefill_seconds + rb.decode_seconds));
+                  static_cast<long long>(early), rb.decode_seconds, 1e3 * rb.decode_seconds / rb.decode_steps);
+      std::fflush(stdout);
     }
   }
 

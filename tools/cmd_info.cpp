@@ -16,6 +16,9 @@ namespace {
 
 struct InfoOptions {
   std::string model;
+  // libtorch intra-op threads. 1 by default: OpenBLAS runs the matrix products on its own pool
+  // (all cores), and a second busy pool beside it made fp32 decode 3.5x slower (bench_generate
+  // thread table, 2-core VM, 2026-11-27: 933 ms/step at 1 vs 3268 ms/step at 2).
   int threads = 1;
 };
 

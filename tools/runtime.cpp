@@ -3,6 +3,8 @@
 #include <torch/torch.h>
 
 #include <ATen/Parallel.h>
+#include <dlfcn.h>
+
 #include <cstdio>
 #include <fstream>
 #include <string>
@@ -28,6 +30,12 @@ std::string loaded_blas() {
   }
   return "";
 }
+// Returns OpenBLAS's own thread count (a separate pool from libtorch's), or -1 without OpenBLAS.
+int openblas_threads() {
+  using Fn = int (*)();
+  auto fn = reinterpret_cast<Fn>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
+  return fn != nullptr ? fn() : -1;
+}
 }  // namespace
 
 void init_runtime(int num_threads) {
@@ -37,7 +45,8 @@ void init_runtime(int num_threads) {
   if (num_threads > 0) torch::set_num_threads(num_threads);
   const std::string blas = loaded_blas();
   const std::string cfg = at::show_config();
-  LOG_INFO("torch ", TORCH_VERSION, ", intra-op threads ", at::get_num_threads(),
+  LOG_INFO("torch ", TORCH_VERSION, ", intra-op threads ", at::get_num_threads(), ", OpenBLAS threads ",
+           openblas_threads(),
            ", BLAS ", blas.empty() ? std::string("(none mapped)") : blas);
   const bool reference_blas = !blas.empty() && blas.find("openblas") == std::string::npos &&
                               blas.find("mkl") == std::string::npos;

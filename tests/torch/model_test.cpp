@@ -298,3 +298,23 @@ TEST(CopyWeights, DeepCopyIsIndependent) {
 
 }  // namespace
 }  // namespace popo
+
+namespace popo {
+namespace {
+
+// The bf16 compute path (the CUDA default dtype) runs on CPU too: logits stay near the fp32
+// reference (bf16 has ~3 significant digits) and nothing is NaN at pad positions.
+TEST(Bf16Compute, LogitsNearFp32Reference) {
+  const std::string dir = test::model_fixture("qwen2-tiny-tied-bf16");
+  auto ref = read_safetensors(dir + "/reference.safetensors");
+  CausalLM m = load_model(dir, torch::kBFloat16, torch::kCPU);
+  torch::NoGradGuard no_grad;
+  auto logits = m->forward(ref.at("input_ids"), ref.at("attention_mask"));  // (B, T, V) bf16
+  EXPECT_EQ(logits.scalar_type(), torch::kBFloat16);
+  EXPECT_FALSE(logits.isnan().any().item<bool>());
+  auto real = ref.at("attention_mask").to(torch::kBool);
+  EXPECT_TRUE(test::tensors_close(logits.to(torch::kFloat).index({real}), ref.at("logits").index({real}), 1e-2));  // logits std 0.17
+}
+
+}  // namespace
+}  // namespace popo

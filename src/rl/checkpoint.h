@@ -1,0 +1,70 @@
+// Training checkpoints: one folder per step under <run>/checkpoints/step-NNNNNN holding
+//   policy/          a Hugging Face model folder (config.json, model.safetensors, tokenizer.json)
+//                    loadable by `popo generate --model` and by transformers
+//   siamese/         the momentum network (POPO), same layout without the tokenizer
+//   predictor.pt     POPO's predictor (torch::save)
+//   optimizer.pt     the AdamW state (torch::save)
+//   state.json       step, data cursor, counters, momentum state, metric rows written
+// A checkpoint is written into a hidden temporary folder and renamed into place, so a crash
+// mid-write leaves the previous checkpoint intact; only the last K are kept. Every random
+// stream of a step is derived from (run seed, step), so no generator state needs saving.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "model/causal_lm.h"
+#include "rl/predictor.h"
+
+namespace torch::optim {
+class Optimizer;
+}
+
+namespace popo {
+
+// The scalar state of a trainer at a step boundary (state.json).
+struct TrainerState {
+  int64_t step = 0;                // optimizer steps done
+  int64_t epoch = 0;               // data cursor: epoch of the training order
+  int64_t cursor = 0;              // data cursor: next index into the epoch's order
+  int64_t nonfinite_in_a_row = 0;  // non-finite steps skipped in a row
+  double momentum_tau = 0;         // MomentumSchedule state (adaptive law)
+  double best_heldout = -1;        // best held-out accuracy so far (-1 = none yet)
+  double base_heldout = -1;        // held-out accuracy before the first step (-1 = none)
+  int64_t metrics_rows = 0;        // rows of metrics.jsonl written up to this step
+  double elapsed_seconds = 0;      // wall time of the run up to this step
+  nlohmann::json extra = nlohmann::json::object();  // free-form additions
+
+  // Returns the state.json form; from_json(to_json()) reproduces the state.
+  nlohmann::json to_json() const;
+  static TrainerState from_json(const nlohmann::json& j, const std::string& origin);
+};
+
+// What a checkpoint saves and restores; null members are skipped.
+struct CheckpointParts {
+  CausalLM* policy = nullptr;                 // required
+  CausalLM* siamese = nullptr;                // POPO momentum network
+  Predictor* predictor = nullptr;             // POPO predictor
+  torch::optim::Optimizer* optimizer = nullptr;
+  std::string tokenizer_json;                 // path of tokenizer.json copied into policy/
+};
+
+// Writes checkpoint `state.step` under checkpoints_dir atomically (temporary folder + rename),
+// then deletes all but the newest keep_last checkpoints. Returns the checkpoint folder.
+std::string save_checkpoint(const std::string& checkpoints_dir, const CheckpointParts& parts,
+                            const TrainerState& state, int64_t keep_last);
+
+// Returns the newest complete checkpoint folder under checkpoints_dir, or "" if there is none.
+std::string latest_checkpoint(const std::string& checkpoints_dir);
+
+// Loads the parts present in parts from checkpoint folder dir (weights are copied into the
+// existing modules, keeping their dtype and device) and returns its state. Throws popo::Error
+// naming the file when a part is missing or does not match.
+TrainerState load_checkpoint(const std::string& dir, const CheckpointParts& parts);
+
+// Returns the folder name of a step's checkpoint: "step-000042".
+std::string checkpoint_name(int64_t step);
+
+}  // namespace popo

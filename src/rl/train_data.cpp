@@ -1,0 +1,141 @@
+// Problem sets of a run (arithmetic task, JSONL, benchmarks) and the epoch-shuffled data cursor.
+#include "rl/train_data.h"
+
+#include <algorithm>
+
+#include "core/error.h"
+#include "core/log.h"
+#include "core/rng.h"
+#include "data/arithmetic_task.h"
+#include "data/math_dataset.h"
+#include "tokenizer/chat_template.h"
+
+namespace popo {
+
+namespace {
+
+std::vector<PromptedProblem> from_math(const std::vector<MathProblem>& rows) {
+  std::vector<PromptedProblem> out;
+  out.reserve(rows.size());
+  for (const auto& r : rows) out.push_back(PromptedProblem{r.id, r.problem, r.answer, {}});
+  return out;
+}
+
+std::vector<PromptedProblem> load_file_problems(const std::string& name, const char* key) {
+  const std::string path = resolve_dataset_path(name);
+  LoadReport report;
+  auto rows = load_math_jsonl(path, /*strict=*/false, &report);
+  if (report.skipped > 0) {
+    LOG_WARN(key, ": skipped ", report.skipped, " rows of ", path, " without problem or answer");
+  }
+  POPO_CHECK(!rows.empty(), key, " '", name, "': no usable problems in ", path);
+  return from_math(rows);
+}
+
+}  // namespace
+
+std::string prompt_text(const RunConfig& cfg, const std::string& problem) {
+  return apply_chat_template(cfg.data.template_name, problem);
+}
+
+ProblemSets load_problem_sets(const RunConfig& cfg) {
+  ProblemSets sets;
+  const uint64_t seed = static_cast<uint64_t>(cfg.trainer.seed);
+  const ArithmeticConfig& a = cfg.data.arithmetic;
+  // 1. Training problems (and the worked solutions of the warm start).
+  if (cfg.data.dataset == "arithmetic") {
+    auto problems = make_arithmetic_problems(a, static_cast<int>(cfg.data.train_size),
+                                             derive_seed(cfg.data.seed, "arithmetic_train", 0),
+                                             ArithmeticSplit::kTrain);
+    for (const auto& p : problems) {
+      sets.train.push_back(PromptedProblem{p.id, p.prompt, p.answer, {}});
+      sets.warm_start.push_back(SftExample{prompt_text(cfg, p.prompt), " " + p.solution});
+    }
+    sets.corpus = arithmetic_corpus(a, /*num_examples=*/2000, cfg.data.seed);
+    for (const auto& e : sets.warm_start) {
+      if (sets.corpus.size() >= 6000) break;
+      sets.corpus.push_back(e.prompt + e.target);
+    }
+  } else {
+    sets.train = load_file_problems(cfg.data.dataset, "data.dataset");
+  }
+  // 2. Held-out problems.
+  if (cfg.data.heldout == "arithmetic") {
+    // The task's hash partition keeps held-out expressions out of every training pool.
+    const int64_t want = cfg.data.heldout_size > 0 ? cfg.data.heldout_size : 200;
+    auto problems = make_arithmetic_problems(a, static_cast<int>(want),
+                                             derive_seed(cfg.data.heldout_seed, "arithmetic_heldout", 0),
+                                             ArithmeticSplit::kHeldout);
+    for (const auto& p : problems) {
+      sets.heldout.push_back(PromptedProblem{p.id, p.prompt, p.answer, {}});
+    }
+  } else if (cfg.data.heldout.empty()) {
+    // Split: the last heldout_size problems of a seeded shuffle of the training set.
+    std::vector<MathProblem> rows;
+    for (const auto& p : sets.train) rows.push_back(MathProblem{p.id, p.problem, p.answer});
+    shuffle_problems(rows, derive_seed(seed, "heldout_split", 0));
+    const int64_t n = std::min<int64_t>(cfg.data.heldout_size, static_cast<int64_t>(rows.size()) - 1);
+    POPO_CHECK(n > 0, "data.heldout = \"\": the training set has too few problems to split");
+    std::vector<MathProblem> held(rows.end() - n, rows.end());
+    rows.resize(rows.size() - n);
+    sets.train = from_math(rows);
+    sets.heldout = from_math(held);
+  } else {
+    sets.heldout = load_file_problems(cfg.data.heldout, "data.heldout");
+    if (cfg.data.heldout_size > 0 &&
+        static_cast<int64_t>(sets.heldout.size()) > cfg.data.heldout_size) {
+      sets.heldout.resize(cfg.data.heldout_size);
+    }
+  }
+  return sets;
+}
+
+int64_t tokenize_problems(std::vector<PromptedProblem>& problems, const RunConfig& cfg,
+                          const Tokenizer& tok) {
+  int64_t dropped = 0;
+  std::vector<PromptedProblem> kept;
+  kept.reserve(problems.size());
+  for (auto& p : problems) {
+    p.prompt_ids = tok.encode(prompt_text(cfg, p.problem));
+    if (static_cast<int64_t>(p.prompt_ids.size()) > cfg.data.max_prompt_tokens ||
+        p.prompt_ids.empty()) {
+      ++dropped;
+      continue;
+    }
+    kept.push_back(std::move(p));
+  }
+  problems = std::move(kept);
+  return dropped;
+}
+
+DataCursor::DataCursor(int64_t num_problems, uint64_t seed, int64_t epoch, int64_t index)
+    : num_(num_problems), seed_(seed), epoch_(epoch), index_(index) {
+  POPO_CHECK(num_ > 0, "data cursor: no training problems");
+  POPO_CHECK(index_ >= 0 && index_ <= num_, "data cursor: index ", index_, " outside [0, ", num_, "]");
+  shuffle_epoch();
+}
+
+void DataCursor::shuffle_epoch() {
+  order_.resize(num_);
+  for (int64_t i = 0; i < num_; ++i) order_[i] = i;
+  Rng rng(derive_seed(seed_, "epoch_order", static_cast<uint64_t>(epoch_)));
+  for (int64_t i = num_; i > 1; --i) {
+    std::swap(order_[i - 1], order_[rng.uniform_below(static_cast<uint64_t>(i))]);
+  }
+}
+
+std::vector<int64_t> DataCursor::next(int64_t n) {
+  std::vector<int64_t> out;
+  out.reserve(n);
+  while (static_cast<int64_t>(out.size()) < n) {
+    if (index_ == num_) {
+      ++epoch_;
+      index_ = 0;
+      shuffle_epoch();
+    }
+    out.push_back(order_[index_++]);
+  }
+  return out;
+}
+
+}  // namespace popo

@@ -1,0 +1,429 @@
+// The RL training loop: set-up (run folder, data, model, learner), steps, eval, checkpoints.
+// Legend: P prompts per step, G rollouts per prompt, N = P*G rollouts, R response width.
+#include "rl/trainer.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <ctime>
+#include <filesystem>
+#include <memory>
+#include <sstream>
+
+#include "core/config.h"
+#include "core/error.h"
+#include "core/io.h"
+#include "core/log.h"
+#include "core/metrics.h"
+#include "core/progress.h"
+#include "core/rng.h"
+#include "model/dtype.h"
+#include "model/load.h"
+#include "rl/advantages.h"
+#include "rl/checkpoint.h"
+#include "rl/heldout_eval.h"
+#include "rl/learner.h"
+#include "rl/momentum.h"
+#include "rl/predictor.h"
+#include "rl/train_data.h"
+#include "rl/train_plots.h"
+#include "sampling/generate.h"
+
+namespace popo {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+// Returns "<algo>-YYYYmmdd-HHMMSS" in UTC.
+std::string default_run_name(const RunConfig& cfg) {
+  std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y%m%d-%H%M%S", &tm);
+  return cfg.algo.name + "-" + buf;
+}
+
+// Returns the stop token ids: the model's eos_token_id(s) plus the chat end tokens the tokenizer has.
+std::vector<int64_t> stop_token_ids(const CausalLM& model, const Tokenizer& tok) {
+  std::vector<int64_t> ids = model->config().eos_token_ids;
+  for (const char* name : {"<|im_end|>", "<|endoftext|>"}) {
+    const int32_t id = tok.token_to_id(name);
+    if (id >= 0 && std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(id);
+  }
+  POPO_CHECK(!ids.empty(), "model has no eos_token_id and the tokenizer has neither <|im_end|> "
+             "nor <|endoftext|>: rollouts could not stop before the token budget");
+  return ids;
+}
+
+class Trainer {
+ public:
+  Trainer(const RunConfig& cfg, const TrainOptions& opts) : cfg_(cfg), opts_(opts) {}
+
+  TrainResult run();
+
+ private:
+  void setup();
+  void evaluate(int64_t step, bool final_eval, nlohmann::json* row);
+  void save(bool final_save);
+  void write_plots();
+  CheckpointParts parts();
+
+  RunConfig cfg_;
+  TrainOptions opts_;
+  TrainResult result_;
+  std::string run_dir_, model_dir_;
+  Tokenizer tok_;
+  c10::Device device_{c10::kCPU};
+  CausalLM policy_{nullptr}, siamese_{nullptr}, reference_{nullptr};
+  Predictor predictor_{nullptr};
+  std::unique_ptr<Learner> learner_;
+  std::vector<PromptedProblem> train_, heldout_;
+  std::unique_ptr<DataCursor> cursor_;
+  std::unique_ptr<MetricsWriter> metrics_;
+  TrainerState state_;
+  std::vector<int64_t> eos_ids_;
+  int64_t last_eval_step_ = -1;
+};
+
+void Trainer::setup() {
+  const auto t0 = Clock::now();
+  validate_run_config(cfg_);
+  // 1. Run folder.
+  if (!opts_.resume_dir.empty()) {
+    run_dir_ = opts_.resume_dir;
+  } else {
+    const std::string name = cfg_.run.name.empty() ? default_run_name(cfg_) : cfg_.run.name;
+    run_dir_ = path_join(cfg_.run.dir, name);
+    POPO_CHECK(latest_checkpoint(path_join(run_dir_, "checkpoints")).empty(), "run folder ",
+               run_dir_, " already holds checkpoints; continue it with `popo train --resume ",
+               run_dir_, "` or pick another run.name");
+  }
+  fs::create_directories(run_dir_);
+  write_file_atomic(path_join(run_dir_, "config.resolved.yaml"), dump_yaml(cfg_));
+  result_.run_dir = run_dir_;
+  if (opts_.log_info) LOG_INFO("run folder ", run_dir_, "\n", config_table(cfg_));
+
+  // 2. Problems; the built-in model is trained on the problem text, so it comes after.
+  ProblemSets sets = load_problem_sets(cfg_);
+  device_ = parse_device(cfg_.model.device);
+  const c10::ScalarType dtype =
+      cfg_.model.dtype == "auto" ? default_dtype_for(device_) : parse_dtype(cfg_.model.dtype);
+  if (cfg_.model.path.empty()) {
+    const std::string cache =
+        cfg_.run.cache_dir.empty() ? path_join(cfg_.run.dir, ".cache") : cfg_.run.cache_dir;
+    model_dir_ = prepare_builtin_model(cfg_, sets.warm_start, sets.corpus, cache, opts_.log_info);
+  } else {
+    model_dir_ = cfg_.model.path;
+  }
+  tok_ = Tokenizer::from_file(path_join(model_dir_, "tokenizer.json"));
+  train_ = std::move(sets.train);
+  heldout_ = std::move(sets.heldout);
+  const int64_t dropped_train = tokenize_problems(train_, cfg_, tok_);
+  const int64_t dropped_held = tokenize_problems(heldout_, cfg_, tok_);
+  if ((dropped_train || dropped_held) && opts_.log_info) {
+    LOG_WARN("dropped ", dropped_train, " training and ", dropped_held, " held-out prompts longer "
+             "than data.max_prompt_tokens = ", cfg_.data.max_prompt_tokens);
+  }
+  POPO_CHECK(!train_.empty(), "no training problem left after tokenisation");
+  POPO_CHECK(!heldout_.empty(), "no held-out problem left after tokenisation");
+
+  // 3. Networks: policy, siamese (xi_0 = theta_0), frozen reference, predictor.
+  policy_ = load_model(model_dir_, dtype, device_);
+  eos_ids_ = stop_token_ids(policy_, tok_);
+  if (needs_siamese(cfg_.algo)) {
+    siamese_ = load_model(model_dir_, dtype, device_);
+    for (auto& p : siamese_->parameters()) p.set_requires_grad(false);
+    siamese_->eval();
+  }
+  if (needs_reference(cfg_.algo)) {
+    reference_ = load_model(model_dir_, dtype, device_);
+    for (auto& p : reference_->parameters()) p.set_requires_grad(false);
+    reference_->eval();
+  }
+  const bool use_predictor = uses_popo_path(cfg_.algo.name) && cfg_.algo.name == "popo" &&
+                             cfg_.algo.popo.sim_coef > 0;
+  if (use_predictor) {
+    torch::manual_seed(derive_seed(static_cast<uint64_t>(cfg_.trainer.seed), "predictor", 0));
+    predictor_ = Predictor(policy_->config().hidden_size, cfg_.algo.popo.predictor_hidden,
+                           cfg_.algo.popo.predictor_layers);
+    predictor_->to(device_);
+  }
+  OptimConfig oc;
+  oc.lr = cfg_.trainer.lr;
+  oc.lr_schedule = cfg_.trainer.schedule;
+  oc.warmup_ratio = cfg_.trainer.warmup_ratio;
+  oc.total_steps = cfg_.trainer.steps;
+  oc.weight_decay = cfg_.trainer.weight_decay;
+  oc.grad_clip = cfg_.trainer.grad_clip;
+  LearnerConfig lc;
+  lc.micro_batch_size = cfg_.trainer.micro_batch_size;
+  lc.temperature = cfg_.sampling.temperature > 0 ? cfg_.sampling.temperature : 1.0;
+  lc.seed = derive_seed(static_cast<uint64_t>(cfg_.trainer.seed), "siamese_noise", 0);
+  learner_ = std::make_unique<Learner>(policy_, predictor_, cfg_.algo, oc, lc, siamese_, reference_);
+  state_.momentum_tau = learner_->momentum().state();
+
+  // 4. Resume: weights, optimizer, cursor, metrics rows.
+  metrics_ = std::make_unique<MetricsWriter>(path_join(run_dir_, "metrics.jsonl"));
+  if (!opts_.resume_dir.empty()) {
+    const std::string ckpt = latest_checkpoint(path_join(run_dir_, "checkpoints"));
+    POPO_CHECK(!ckpt.empty(), "--resume ", run_dir_, ": no checkpoint under ",
+               path_join(run_dir_, "checkpoints"));
+    state_ = load_checkpoint(ckpt, parts());
+    learner_->momentum().set_state(state_.momentum_tau);
+    learner_->set_steps_done(state_.extra.value("learner_steps", state_.step));
+    metrics_->truncate_after(state_.step);
+    if (opts_.log_info) LOG_INFO("resumed from ", ckpt, " at step ", state_.step);
+  }
+  cursor_ = std::make_unique<DataCursor>(static_cast<int64_t>(train_.size()),
+                                         derive_seed(static_cast<uint64_t>(cfg_.trainer.seed), "data", 0),
+                                         state_.epoch, state_.cursor);
+  if (opts_.log_info) {
+    const auto& mc = policy_->config();
+    LOG_INFO("policy ", model_dir_, ": ", mc.model_type, " C=", mc.hidden_size, " L=",
+             mc.num_hidden_layers, " V=", mc.vocab_size, " params=", mc.num_parameters(), " on ",
+             device_.str(), " ", dtype_name(dtype), "; ", train_.size(), " training / ",
+             heldout_.size(), " held-out problems; set-up ", seconds_since(t0), " s");
+  }
+}
+
+CheckpointParts Trainer::parts() {
+  CheckpointParts p;
+  p.policy = &policy_;
+  p.siamese = siamese_ ? &siamese_ : nullptr;
+  p.predictor = predictor_ ? &predictor_ : nullptr;
+  p.optimizer = &learner_->optimizer();
+  p.tokenizer_json = path_join(model_dir_, "tokenizer.json");
+  return p;
+}
+
+void Trainer::evaluate(int64_t step, bool final_eval, nlohmann::json* row) {
+  HeldoutOptions ho;
+  ho.max_new_tokens = cfg_.sampling.max_new_tokens;
+  ho.eos_token_ids = eos_ids_;
+  ho.stop_strings = cfg_.sampling.stop_strings;
+  ho.samples = final_eval ? cfg_.trainer.eval_samples : 1;  // pass@k at the end only
+  ho.temperature = cfg_.sampling.temperature > 0 ? cfg_.sampling.temperature : 1.0;
+  ho.top_p = cfg_.sampling.top_p;
+  ho.seed = derive_seed(static_cast<uint64_t>(cfg_.trainer.seed), "heldout_samples", 0);
+  HeldoutResult r = evaluate_heldout(policy_, tok_, heldout_, ho);
+  write_heldout_tables(r, path_join(run_dir_, "eval"), step);
+  (*row)["heldout/accuracy"] = r.accuracy;
+  if (r.k > 1) {
+    (*row)["heldout/pass_at_k"] = r.pass_at_k;
+    (*row)["heldout/mean_at_k"] = r.mean_at_k;
+    (*row)["heldout/k"] = r.k;
+  }
+  (*row)["heldout/response_tokens"] = r.mean_response_tokens;
+  (*row)["time/eval"] = r.seconds;
+  if (state_.base_heldout < 0) state_.base_heldout = r.accuracy;
+  state_.best_heldout = std::max(state_.best_heldout, r.accuracy);
+  result_.final_heldout = r.accuracy;
+  result_.final_pass_at_k = r.pass_at_k;
+  result_.pass_k = r.k;
+  result_.heldout_curve.emplace_back(step, r.accuracy);
+  last_eval_step_ = step;
+  if (opts_.log_info) {
+    LOG_INFO("step ", step, ": held-out greedy accuracy ", 100 * r.accuracy, "% (", r.num_problems,
+             " problems", r.k > 1 ? ", pass@" + std::to_string(r.k) + " " +
+                                        std::to_string(100 * r.pass_at_k) + "%" : std::string(),
+             ", ", r.seconds, " s)");
+  }
+}
+
+void Trainer::save(bool final_save) {
+  state_.epoch = cursor_->epoch();
+  state_.cursor = cursor_->index();
+  state_.momentum_tau = learner_->momentum().state();
+  state_.extra["learner_steps"] = learner_->steps_done();
+  const std::string dir = save_checkpoint(path_join(run_dir_, "checkpoints"), parts(), state_,
+                                          cfg_.trainer.keep_checkpoints);
+  if (opts_.log_info && final_save) LOG_INFO("checkpoint ", dir);
+}
+
+void Trainer::write_plots() {
+  if (!cfg_.run.plots) return;
+  write_training_plots(path_join(run_dir_, "metrics.jsonl"), path_join(run_dir_, "plots"));
+}
+
+TrainResult Trainer::run() {
+  const auto t_start = Clock::now();
+  setup();
+  const TrainerSection& t = cfg_.trainer;
+  const uint64_t seed = static_cast<uint64_t>(t.seed);
+  const int64_t P = t.prompts_per_step, G = t.group_size;
+
+  // Base evaluation (step 0) on a fresh run.
+  if (state_.step == 0) {
+    nlohmann::json row = nlohmann::json::object();
+    evaluate(0, /*final_eval=*/false, &row);
+    metrics_->write(0, row);
+    write_plots();
+  }
+  result_.base_heldout = state_.base_heldout;
+
+  Progress progress("train", t.steps, stderr_is_tty());
+  double update_total = 0, rollout_total = 0;
+  int64_t steps_here = 0;
+  while (state_.step < t.steps) {
+    const bool stop_requested = (opts_.stop && opts_.stop->load()) ||
+                                (opts_.stop_after_step >= 0 && state_.step >= opts_.stop_after_step);
+    if (stop_requested) {
+      result_.interrupted = true;
+      break;
+    }
+    const int64_t step = state_.step + 1;
+    const auto t_step = Clock::now();
+    nlohmann::json row = nlohmann::json::object();
+
+    // 1. Prompts of this step.
+    std::vector<int64_t> idx = cursor_->next(P);
+    std::vector<std::vector<int32_t>> prompts;
+    for (int64_t i : idx) prompts.push_back(train_[i].prompt_ids);
+
+    // 2. G rollouts per prompt.
+    auto t_phase = Clock::now();
+    SamplingConfig sc;
+    sc.temperature = cfg_.sampling.temperature;
+    sc.top_p = cfg_.sampling.top_p;
+    sc.top_k = cfg_.sampling.top_k;
+    sc.max_new_tokens = cfg_.sampling.max_new_tokens;
+    sc.group_size = G;
+    sc.seed = derive_seed(seed, "rollout", static_cast<uint64_t>(step));
+    sc.eos_token_ids = {eos_ids_.begin(), eos_ids_.end()};
+    sc.stop_strings = cfg_.sampling.stop_strings;
+    RolloutBatch batch;
+    {
+      torch::NoGradGuard no_grad;
+      policy_->eval();
+      batch = generate(policy_, prompts, sc, &tok_);
+    }
+    const double t_rollout = seconds_since(t_phase);
+
+    // 3. Rewards.
+    t_phase = Clock::now();
+    std::vector<int64_t> lengths;
+    std::vector<std::string> texts = decode_responses(batch, tok_, &lengths);
+    std::vector<float> rewards_v(P * G);
+    for (int64_t i = 0; i < P * G; ++i) {
+      rewards_v[i] = static_cast<float>(math_reward(texts[i], train_[idx[i / G]].answer, {}));
+    }
+    auto rewards = torch::tensor(rewards_v, torch::kFloat);  // (N)
+    const double t_reward = seconds_since(t_phase);
+
+    // 4. Update: coefficients, micro-batched forward/backward, optimizer step, and the
+    //    momentum update of the siamese network (POPO) inside the learner.
+    t_phase = Clock::now();
+    torch::manual_seed(derive_seed(seed, "update", static_cast<uint64_t>(step)));
+    policy_->train();
+    auto coef = learner_->coefficients(batch, rewards);  // (N)
+    LearnerStep up = learner_->step(batch, rewards, coef);
+    policy_->eval();
+    const double t_update = seconds_since(t_phase);
+    if (!up.skipped) {
+      state_.nonfinite_in_a_row = 0;
+    } else {
+      ++state_.nonfinite_in_a_row;
+      POPO_CHECK(state_.nonfinite_in_a_row < t.max_nonfinite_in_a_row, "training diverged: ",
+                 state_.nonfinite_in_a_row, " non-finite steps in a row (trainer."
+                 "max_nonfinite_in_a_row = ", t.max_nonfinite_in_a_row, "); hint: lower trainer.lr");
+    }
+
+    // 6. Metrics row.
+    GroupStats gs = group_stats(rewards, G);
+    int64_t any_pass = 0;
+    for (int64_t p = 0; p < P; ++p) {
+      bool ok = false;
+      for (int64_t g = 0; g < G; ++g) ok = ok || rewards_v[p * G + g] > 0;
+      any_pass += ok;
+    }
+    double len_sum = 0;
+    int64_t len_max = 0, clipped = 0;
+    for (int64_t l : lengths) {
+      len_sum += static_cast<double>(l);
+      len_max = std::max(len_max, l);
+      clipped += l >= cfg_.sampling.max_new_tokens ? 1 : 0;
+    }
+    const double n_roll = static_cast<double>(P * G);
+    row["reward/mean"] = gs.reward_mean;
+    row["reward/pass_rate"] = static_cast<double>(any_pass) / static_cast<double>(P);
+    row["popo/positive_ratio"] = gs.positive_ratio;
+    row["reward/frac_zero_std"] = gs.frac_zero_std;
+    row["reward/frac_no_positive"] = gs.frac_no_positive;
+    for (const auto& [k, v] : up.metrics) row[k] = v;
+    row["update/skipped"] = up.skipped ? 1 : 0;
+    row["response/length_mean"] = len_sum / n_roll;
+    row["response/length_max"] = len_max;
+    row["response/clipped_ratio"] = static_cast<double>(clipped) / n_roll;
+    row["time/rollout"] = t_rollout;
+    row["time/reward"] = t_reward;
+    row["time/update"] = t_update;
+    row["throughput/rollout_tokens_per_s"] = len_sum / std::max(t_rollout, 1e-9);
+    row["epoch"] = cursor_->epoch();
+    state_.step = step;
+    update_total += t_update;
+    rollout_total += t_rollout;
+    ++steps_here;
+    if (steps_here == 1) result_.first_reward = gs.reward_mean;
+    result_.last_reward = gs.reward_mean;
+    result_.reward_curve.emplace_back(step, gs.reward_mean);
+
+    // 7. Held-out eval, metrics row, checkpoint.
+    const bool last = step == t.steps;
+    if ((t.eval_every > 0 && step % t.eval_every == 0) || last) evaluate(step, last, &row);
+    row["time/step"] = seconds_since(t_step);
+    row["throughput/tokens_per_s"] = len_sum / std::max(seconds_since(t_step), 1e-9);
+    metrics_->write(step, row);
+    state_.metrics_rows += 1;
+    state_.elapsed_seconds += seconds_since(t_step);
+    if (row.contains("heldout/accuracy")) write_plots();
+    if ((t.save_every > 0 && step % t.save_every == 0) || last) save(last);
+
+    std::ostringstream fields;
+    fields.precision(3);
+    fields << "reward " << gs.reward_mean;
+    if (last_eval_step_ >= 0) fields << " | heldout " << result_.final_heldout;
+    if (up.metrics.count("entropy")) fields << " | entropy " << up.metrics.at("entropy");
+    if (opts_.show_progress) progress.update(step, fields.str());
+  }
+  if (result_.interrupted) {
+    // Checkpoint at the step boundary so that --resume continues exactly here.
+    if (state_.step > 0) save(/*final_save=*/true);
+    if (opts_.log_info) LOG_INFO("interrupted after step ", state_.step, "; continue with `popo train --resume ", run_dir_, "`");
+  }
+  if (opts_.show_progress) progress.finish();
+  write_plots();
+  result_.steps_done = state_.step;
+  result_.best_heldout = state_.best_heldout;
+  result_.base_heldout = state_.base_heldout;
+  result_.wall_seconds = seconds_since(t_start);
+  result_.train_seconds = update_total + rollout_total;
+  result_.mean_update_seconds = steps_here ? update_total / static_cast<double>(steps_here) : 0;
+  result_.mean_rollout_seconds = steps_here ? rollout_total / static_cast<double>(steps_here) : 0;
+  return result_;
+}
+
+}  // namespace
+
+TrainResult run_training(const RunConfig& cfg, const TrainOptions& opts) {
+  Trainer trainer(cfg, opts);
+  return trainer.run();
+}
+
+RunConfig load_run_config(const std::string& run_dir, const std::vector<std::string>& overrides) {
+  const std::string path = path_join(run_dir, "config.resolved.yaml");
+  POPO_CHECK(path_exists(path), "--resume ", run_dir, ": no config.resolved.yaml (not a run folder?)");
+  RunConfig cfg;
+  load_yaml_file(path, cfg);
+  apply_overrides(cfg, overrides);
+  return cfg;
+}
+
+}  // namespace popo

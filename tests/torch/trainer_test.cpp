@@ -1,0 +1,385 @@
+// Trainer tests: config validation errors, the data cursor, checkpoint write/restore, a shortened
+// demonstration whose reward must rise, bitwise resume (2N steps == N + resume + N, also across
+// a data-epoch boundary) and the SIGINT path of the real `popo train` program.
+#include <gtest/gtest.h>
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <thread>
+
+#include <torch/torch.h>
+
+#include "core/config.h"
+#include "core/error.h"
+#include "core/io.h"
+#include "core/metrics.h"
+#include "model/load.h"
+#include "model/safetensors.h"
+#include "rl/checkpoint.h"
+#include "rl/compare.h"
+#include "rl/train_config.h"
+#include "rl/train_data.h"
+#include "rl/trainer.h"
+#include "test_util.h"
+
+namespace fs = std::filesystem;
+
+namespace popo {
+namespace {
+
+// Returns a fresh empty folder under the test temp dir.
+std::string fresh_dir(const std::string& name) {
+  const fs::path p = fs::path(testing::TempDir()) / ("popo_trainer_test_" + name + "_" +
+                                                     std::to_string(::getpid()));
+  fs::remove_all(p);
+  fs::create_directories(p);
+  return p.string();
+}
+
+// A small, fast version of the demonstration: a tiny model, one-operator problems, few steps.
+RunConfig small_config(const std::string& run_dir) {
+  RunConfig c = default_run_config();
+  c.model.tiny.hidden_size = 64;
+  c.model.tiny.num_hidden_layers = 2;
+  c.model.tiny.num_attention_heads = 4;
+  c.model.tiny.num_key_value_heads = 2;
+  c.model.tiny.intermediate_size = 128;
+  c.model.tiny.vocab_size = 300;
+  c.data.arithmetic.min_ops = 1;
+  c.data.arithmetic.max_ops = 2;
+  c.data.arithmetic.max_digits = 1;
+  c.data.arithmetic.operators = "+*";
+  c.data.train_size = 400;
+  c.data.heldout_size = 40;
+  c.warm_start.steps = 150;
+  c.warm_start.batch_size = 32;
+  c.warm_start.lr = 3e-3;
+  c.sampling.max_new_tokens = 24;
+  c.trainer.steps = 20;
+  c.trainer.prompts_per_step = 8;
+  c.trainer.group_size = 4;
+  c.trainer.micro_batch_size = 16;
+  c.trainer.lr = 2e-3;
+  c.trainer.eval_every = 0;
+  c.trainer.save_every = 0;
+  c.trainer.threads = 1;
+  c.algo.popo.predictor_hidden = 64;
+  c.run.dir = run_dir;
+  c.run.name = "run";
+  // Shared by every test run of this machine: the base model is built once.
+  c.run.cache_dir = (fs::path(testing::TempDir()) / "popo_trainer_test_cache").string();
+  return c;
+}
+
+TrainOptions quiet() {
+  TrainOptions o;
+  o.show_progress = false;
+  o.log_info = false;
+  return o;
+}
+
+// ---- config validation ------------------------------------------------------------------------
+
+struct BadInput {
+  std::vector<std::string> overrides;
+  std::string expected;  // substring of the error message
+};
+
+TEST(RunConfig, RejectsBadInputsWithClearErrors) {
+  const std::string dir = fresh_dir("bad");
+  // A model folder with config.json but no tokenizer.json.
+  const std::string no_tok = dir + "/model_without_tokenizer";
+  fs::create_directories(no_tok);
+  write_file_atomic(no_tok + "/config.json", "{}");
+  const std::vector<BadInput> cases = {
+      {{"algo.name=ppo"}, "ppo"},
+      {{"data.dataset=/nonexistent/train.jsonl"}, "does not exist"},
+      {{"data.heldout=no_such_benchmark"}, "does not exist"},
+      {{"model.path=" + no_tok}, "tokenizer.json"},
+      {{"model.path=/nonexistent/model"}, "not a folder"},
+      {{"algo.name=grpo", "trainer.group_size=1", "trainer.micro_batch_size=1"}, "group_size"},
+      {{"trainer.prompts_per_step=3", "trainer.group_size=4", "trainer.micro_batch_size=8"}, "divisible"},
+      {{"trainer.schedule=linear"}, "cosine | constant"},
+      {{"data.template=alpaca"}, "data.template"},
+      {{"trainer.steps=0"}, "trainer.steps"},
+      {{"model.device=tpu"}, "model.device"},
+      {{"data.arithmetic.max_digits=0"}, "data.arithmetic"},
+  };
+  for (const auto& c : cases) {
+    RunConfig cfg = default_run_config();
+    apply_overrides(cfg, c.overrides);
+    try {
+      validate_run_config(cfg);
+      ADD_FAILURE() << "no error for " << c.overrides[0];
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(c.expected), std::string::npos)
+          << "overrides " << c.overrides[0] << ": message '" << e.what() << "' lacks '"
+          << c.expected << "'";
+    }
+  }
+  // An unknown key is rejected by the config loader itself, with a suggestion.
+  RunConfig cfg = default_run_config();
+  EXPECT_THROW(apply_override(cfg, "trainer.lrr=1e-3"), Error);
+  // And the defaults are valid.
+  EXPECT_NO_THROW(validate_run_config(default_run_config()));
+}
+
+TEST(RunConfig, ConfigFilesMatchBuiltInDefaultsAndCompareMethods) {
+  const std::string root = fs::path(__FILE__).parent_path().parent_path().parent_path().string();
+  RunConfig from_file = default_run_config();
+  load_yaml_file(root + "/configs/default.yaml", from_file);
+  EXPECT_EQ(dump_yaml(from_file), dump_yaml(default_run_config()))
+      << "configs/default.yaml differs from the built-in default";
+  for (const std::string m : {"grpo", "psr", "raft"}) {
+    RunConfig expected = default_run_config();
+    apply_overrides(expected, compare_method_overrides(m));
+    RunConfig got = default_run_config();
+    load_yaml_file(root + "/configs/" + m + ".yaml", got);
+    EXPECT_EQ(dump_yaml(got), dump_yaml(expected)) << "configs/" << m << ".yaml";
+  }
+}
+
+// ---- data cursor ------------------------------------------------------------------------------
+
+TEST(DataCursor, VisitsEachProblemOncePerEpochAndResumesTheSameSequence) {
+  DataCursor a(/*num_problems=*/10, /*seed=*/3);
+  std::vector<int64_t> seq = a.next(25);  // 2.5 epochs
+  for (int e = 0; e < 2; ++e) {
+    std::set<int64_t> epoch(seq.begin() + e * 10, seq.begin() + (e + 1) * 10);
+    EXPECT_EQ(epoch.size(), 10u) << "epoch " << e << " is not a permutation";
+  }
+  EXPECT_NE(std::vector<int64_t>(seq.begin(), seq.begin() + 10),
+            std::vector<int64_t>(seq.begin() + 10, seq.begin() + 20))
+      << "epochs should be reshuffled";
+  // A cursor rebuilt from (epoch, index) continues identically, also exactly at a boundary.
+  for (int64_t cut : {7, 10, 20}) {
+    DataCursor first(10, 3);
+    first.next(cut);
+    DataCursor resumed(10, 3, first.epoch(), first.index());
+    EXPECT_EQ(resumed.next(25 - cut), std::vector<int64_t>(seq.begin() + cut, seq.end())) << cut;
+  }
+}
+
+// ---- checkpoint -------------------------------------------------------------------------------
+
+TEST(Checkpoint, RoundTripsWeightsOptimizerAndStateAndKeepsTheLastK) {
+  const std::string dir = fresh_dir("ckpt");
+  ModelConfig mc;
+  mc.model_type = "qwen2";
+  mc.vocab_size = 40;
+  mc.hidden_size = 16;
+  mc.intermediate_size = 32;
+  mc.num_hidden_layers = 1;
+  mc.num_attention_heads = 2;
+  mc.num_key_value_heads = 1;
+  mc.head_dim = 8;
+  mc.max_position_embeddings = 64;
+  mc.tie_word_embeddings = true;
+  mc.attention_bias = true;
+  mc.eos_token_ids = {1};
+  CausalLM policy = make_random_model(mc, /*seed=*/1);
+  torch::optim::AdamW opt(policy->parameters(), torch::optim::AdamWOptions(1e-2));
+  // One real step so the optimizer has state.
+  auto loss = policy->forward(torch::tensor({{2, 3, 4}}, torch::kLong), torch::Tensor()).pow(2).mean();
+  loss.backward();
+  opt.step();
+  CheckpointParts parts;
+  parts.policy = &policy;
+  parts.optimizer = &opt;
+  TrainerState st;
+  for (int64_t step : {5, 10, 15}) {
+    st.step = step;
+    st.epoch = step / 5;
+    st.cursor = 3;
+    save_checkpoint(dir, parts, st, /*keep_last=*/2);
+  }
+  // A half-written temporary folder (a crash mid-write) is never taken as a checkpoint.
+  fs::create_directories(dir + "/.tmp-step-000020-1/policy");
+  EXPECT_EQ(fs::path(latest_checkpoint(dir)).filename(), "step-000015");
+  EXPECT_FALSE(fs::exists(dir + "/step-000005")) << "only the last 2 are kept";
+  EXPECT_TRUE(fs::exists(dir + "/step-000010"));
+
+  CausalLM other = make_random_model(mc, /*seed=*/2);
+  torch::optim::AdamW opt2(other->parameters(), torch::optim::AdamWOptions(1e-2));
+  CheckpointParts p2;
+  p2.policy = &other;
+  p2.optimizer = &opt2;
+  TrainerState got = load_checkpoint(latest_checkpoint(dir), p2);
+  EXPECT_EQ(got.step, 15);
+  EXPECT_EQ(got.epoch, 3);
+  EXPECT_EQ(got.cursor, 3);
+  auto pa = policy->named_parameters();
+  auto pb = other->named_parameters();
+  for (const auto& item : pa) {
+    EXPECT_TRUE(torch::equal(item.value(), pb[item.key()])) << item.key();
+  }
+  // The same AdamW state: one more identical step keeps the two models identical.
+  auto step_once = [](CausalLM& m, torch::optim::AdamW& o) {
+    o.zero_grad();
+    m->forward(torch::tensor({{5, 6, 7}}, torch::kLong), torch::Tensor()).pow(2).mean().backward();
+    o.step();
+  };
+  step_once(policy, opt);
+  step_once(other, opt2);
+  pb = other->named_parameters();
+  for (const auto& item : policy->named_parameters()) {
+    EXPECT_TRUE(torch::equal(item.value(), pb[item.key()])) << "after a step: " << item.key();
+  }
+  // The policy folder is a Hugging Face model folder.
+  EXPECT_TRUE(fs::exists(latest_checkpoint(dir) + "/policy/config.json"));
+  CausalLM reloaded = load_model(latest_checkpoint(dir) + "/policy", torch::kFloat, torch::kCPU);
+  EXPECT_EQ(reloaded->config().hidden_size, 16);
+}
+
+// ---- end to end -------------------------------------------------------------------------------
+
+// Returns the metric key of every row of a run's metrics.jsonl (rows without it skipped).
+std::vector<double> metric_column(const std::string& run_dir, const std::string& key) {
+  std::vector<double> out;
+  for (const auto& row : read_metrics(run_dir + "/metrics.jsonl")) {
+    if (row.contains(key) && row.at(key).is_number()) out.push_back(row.at(key).get<double>());
+  }
+  return out;
+}
+
+TEST(Trainer, ShortDemoRaisesTheReward) {
+  const std::string dir = fresh_dir("demo");
+  RunConfig cfg = small_config(dir);
+  cfg.trainer.steps = 30;
+  TrainResult r = run_training(cfg, quiet());
+  ASSERT_EQ(r.steps_done, 30);
+  const auto reward = metric_column(r.run_dir, "reward/mean");
+  ASSERT_EQ(reward.size(), 30u);
+  double first = 0, last = 0;
+  for (int i = 0; i < 8; ++i) first += reward[i] / 8;
+  for (int i = 22; i < 30; ++i) last += reward[i] / 8;
+  EXPECT_GT(last, first + 0.05) << "mean reward of the last 8 steps " << last
+                                << " vs the first 8 " << first;
+  for (const std::string key : {"popo/nll_loss", "entropy", "grad_norm", "time/update"}) {
+    for (double v : metric_column(r.run_dir, key)) EXPECT_TRUE(std::isfinite(v)) << key;
+  }
+  EXPECT_TRUE(fs::exists(r.run_dir + "/config.resolved.yaml"));
+  EXPECT_TRUE(fs::exists(r.run_dir + "/plots/training.svg"));
+  EXPECT_TRUE(fs::exists(latest_checkpoint(r.run_dir + "/checkpoints") + "/policy/tokenizer.json"));
+}
+
+// Returns every tensor of the policy, siamese and optimizer of a checkpoint.
+std::map<std::string, at::Tensor> checkpoint_tensors(const std::string& ckpt) {
+  auto out = read_safetensors_dir(ckpt + "/policy");
+  if (fs::exists(ckpt + "/siamese")) {
+    for (auto& [k, v] : read_safetensors_dir(ckpt + "/siamese")) out["siamese." + k] = v;
+  }
+  return out;
+}
+
+struct ResumeCase {
+  const char* name;
+  std::string algo;
+  int64_t train_size;  // 24 with 8 prompts a step: step 3 ends an epoch exactly
+};
+
+class TrainerResume : public testing::TestWithParam<ResumeCase> {};
+
+TEST_P(TrainerResume, TwoNStepsEqualNPlusResumePlusN) {
+  const ResumeCase& rc = GetParam();
+  const std::string dir = fresh_dir(std::string("resume_") + rc.name);
+  RunConfig cfg = small_config(dir);
+  cfg.algo.name = rc.algo;
+  cfg.data.train_size = rc.train_size;
+  cfg.trainer.steps = 6;
+  cfg.trainer.save_every = 2;
+  cfg.algo.popo.kl_every = 2;
+  torch::set_num_threads(1);
+  cfg.run.name = "straight";
+  TrainResult a = run_training(cfg, quiet());
+  ASSERT_EQ(a.steps_done, 6);
+
+  cfg.run.name = "resumed";
+  TrainOptions first = quiet();
+  first.stop_after_step = 3;
+  TrainResult b1 = run_training(cfg, first);
+  ASSERT_TRUE(b1.interrupted);
+  ASSERT_EQ(b1.steps_done, 3);
+  TrainOptions second = quiet();
+  second.resume_dir = b1.run_dir;
+  TrainResult b2 = run_training(load_run_config(b1.run_dir, {}), second);
+  ASSERT_EQ(b2.steps_done, 6);
+
+  const auto ta = checkpoint_tensors(latest_checkpoint(a.run_dir + "/checkpoints"));
+  const auto tb = checkpoint_tensors(latest_checkpoint(b2.run_dir + "/checkpoints"));
+  ASSERT_EQ(ta.size(), tb.size());
+  for (const auto& [k, v] : ta) {
+    ASSERT_TRUE(tb.count(k)) << k;
+    EXPECT_TRUE(torch::equal(v, tb.at(k))) << k << " differs after resume: max |diff| "
+                                           << (v - tb.at(k)).abs().max().item<double>();
+  }
+  for (const std::string key : {"reward/mean", "loss", "grad_norm"}) {
+    EXPECT_EQ(metric_column(a.run_dir, key), metric_column(b2.run_dir, key)) << key;
+  }
+  EXPECT_EQ(metric_column(b2.run_dir, "reward/mean").size(), 6u) << "one row per step after resume";
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, TrainerResume,
+    testing::Values(ResumeCase{"popo_epoch_boundary", "popo", 24},
+                    ResumeCase{"popo_mid_epoch", "popo", 20},
+                    ResumeCase{"grpo_epoch_boundary", "grpo", 24}),
+    [](const testing::TestParamInfo<ResumeCase>& info) { return std::string(info.param.name); });
+
+// ---- SIGINT -----------------------------------------------------------------------------------
+
+TEST(TrainCommand, SigintCheckpointsAndExitsCleanly) {
+  const std::string dir = fresh_dir("sigint");
+  const RunConfig base = small_config(dir);
+  std::vector<std::string> args = {POPO_BINARY, "train"};
+  for (const auto& [k, v] : flatten(base)) {
+    if (k == "trainer.steps") continue;
+    if (v.find('[') == 0) continue;  // lists keep their defaults
+    args.push_back(k + "=" + v);
+  }
+  args.push_back("trainer.steps=100000");
+  const std::string log = dir + "/out.log";
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    std::freopen(log.c_str(), "w", stdout);
+    std::freopen(log.c_str(), "a", stderr);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(argv[0], argv.data());
+    std::_Exit(127);
+  }
+  // Wait until at least one training step is logged, then interrupt.
+  const std::string metrics = dir + "/run/metrics.jsonl";
+  const auto t0 = std::chrono::steady_clock::now();
+  bool stepped = false;
+  while (std::chrono::steady_clock::now() - t0 < std::chrono::seconds(120)) {
+    if (fs::exists(metrics) && metric_column(dir + "/run", "reward/mean").size() >= 1) {
+      stepped = true;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ::kill(pid, SIGINT);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ASSERT_TRUE(stepped) << "no training step within 120 s; log: " << read_file(log);
+  ASSERT_TRUE(WIFEXITED(status)) << "killed by a signal; log: " << read_file(log);
+  EXPECT_EQ(WEXITSTATUS(status), 0) << read_file(log);
+  const std::string ckpt = latest_checkpoint(dir + "/run/checkpoints");
+  ASSERT_FALSE(ckpt.empty()) << "no checkpoint after SIGINT";
+  const auto state = nlohmann::json::parse(read_file(ckpt + "/state.json"));
+  EXPECT_GE(state.at("step").get<int64_t>(), 1);
+  EXPECT_LT(state.at("step").get<int64_t>(), 100000);
+  EXPECT_NE(read_file(log).find("interrupted"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace popo
