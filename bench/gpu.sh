@@ -56,6 +56,8 @@ run_step() {
   return $rc
 }
 
+{ nvidia-smi -L; nvcc --version | tail -1; cmake --version | head -1; g++ --version | head -1
+  echo "pkg-config: $(command -v pkg-config || echo none)"; nproc; } >> "$LOG" 2>&1
 PYTHON=""
 for p in python3 /usr/bin/python3; do
   if command -v "$p" >/dev/null && "$p" -c 'import torch' 2>/dev/null; then PYTHON=$p; break; fi

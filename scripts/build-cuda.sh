@@ -76,7 +76,11 @@ elif ! ls /usr/lib/x86_64-linux-gnu/cmake/GTest /usr/lib/cmake/GTest >/dev/null 
   TESTS=OFF
 fi
 [ "$TESTS" = OFF ] && echo "build-cuda: GoogleTest not found, building without tests"
-# torch's CMake config asks for the CUDA architectures; the H100/H200 are 9.0.
+# torch's CMake config looks for the CUDA toolkit (nvcc) and the CUDA architectures; the
+# H100/H200 are 9.0.
+if ! command -v nvcc >/dev/null && [ -x /usr/local/cuda/bin/nvcc ]; then
+  export PATH="/usr/local/cuda/bin:$PATH" CUDAToolkit_ROOT="${CUDAToolkit_ROOT:-/usr/local/cuda}"
+fi
 export TORCH_CUDA_ARCH_LIST="${TORCH_CUDA_ARCH_LIST:-9.0}"
 
 cmake -S . -B "$BUILD" "${GEN[@]}" "${CMAKE_ARGS[@]}" -DCMAKE_PREFIX_PATH="$PREFIX$EXTRA_PREFIX" \

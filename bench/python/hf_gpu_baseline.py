@@ -63,8 +63,13 @@ def matmul_rate(device, dtype, n):
 def make_model(shape, device, dtype):
     from transformers import AutoModelForCausalLM, Qwen2Config
 
-    config = Qwen2Config(**SHAPES[shape], rms_norm_eps=1e-6, bos_token_id=None,
-                         eos_token_id=None, pad_token_id=0)
+    import transformers
+
+    kw = dict(SHAPES[shape])
+    if int(transformers.__version__.split(".")[0]) >= 5:  # v5 nests it in rope_parameters
+        kw["rope_parameters"] = {"rope_type": "default", "rope_theta": kw.pop("rope_theta")}
+    config = Qwen2Config(**kw, rms_norm_eps=1e-6, bos_token_id=None, eos_token_id=None,
+                         pad_token_id=0)
     # Initialise on the GPU directly (torch >= 2.0 makes a device a context manager).
     on_device = torch.device(device) if hasattr(torch.device, "__enter__") else contextlib.nullcontext()
     with on_device:
