@@ -4,7 +4,8 @@
 # on the same card in the same run and prints one markdown table:
 #   generation tok/s at batch 64 and 256 (prompt 128, 256 new tokens, sampling) on a
 #   Qwen2.5-0.5B-shaped model; one POPO and one GRPO update at 16 x 1024 tokens against a plain
-#   PyTorch GRPO step (tok/s, MFU against the measured matmul rate, peak memory); a POPO step on
+#   PyTorch GRPO step (tok/s, MFU against the measured matmul rate, peak memory; POPO again with
+#   gradient checkpointing for its peak memory); a POPO step on
 #   a Qwen2.5-Math-1.5B shape (8 prompts x G 8, 512 + 1024 tokens, gradient checkpointing):
 #   fits?, time per phase; its generation phase last, if time is left.
 # Every step has a time limit inside a 9-minute budget (POPO_GPU_BUDGET_S); what ran is reported.
@@ -121,6 +122,8 @@ done
 for a in popo grpo; do
   run_step "popo-update-$a" 60 "$BUILD/bench_update" "${DEV[@]}" --shape $S05 --algo $a "${UPD[@]}" --json "$RES"
 done
+# The same POPO step with gradient checkpointing: its peak memory against the row above.
+run_step popo-update-popo-ckpt 60 "$BUILD/bench_update" "${DEV[@]}" --shape $S05 --algo popo "${UPD[@]}" --grad-ckpt --json "$RES"
 run_step popo-1.5b-update 90 "$BUILD/bench_update" "${DEV[@]}" --shape $S15 --algo popo "${BIG[@]}" --json "$RES"
 run_step popo-1.5b-generate 90 "$BUILD/bench_rollout" "${DEV[@]}" --shape $S15 "${BIGGEN[@]}" --json "$RES"
 
