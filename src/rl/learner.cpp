@@ -329,9 +329,14 @@ LearnerStep Learner::step(const RolloutBatch& batch, const torch::Tensor& reward
     ema_update(*siamese_, *policy_, tau);
     out.metrics["popo/tau"] = tau;
   }
-  if (out.metrics.count("entropy") && out.metrics["entropy"] < 0.5)
+  // Warned once per process: a low-entropy task would otherwise print it at every step and
+  // bury the progress line (the metric itself is logged every step).
+  static bool entropy_warned = false;
+  if (out.metrics.count("entropy") && out.metrics["entropy"] < 0.5 && !entropy_warned) {
+    entropy_warned = true;
     LOG_WARN("step ", steps_, ": mean entropy ", out.metrics["entropy"],
-             " < 0.5 (possible entropy collapse)");
+             " < 0.5 (possible entropy collapse; logged once, see `entropy` in metrics.jsonl)");
+  }
   ++steps_;
   return out;
 }

@@ -51,6 +51,10 @@ std::string resolve_dataset_path(const std::string& dataset) {
 void validate_run_config(const RunConfig& cfg) {
   const TrainerSection& t = cfg.trainer;
   // Algorithm first: its errors are the most common typo.
+  const std::string& algo = cfg.algo.name;
+  POPO_CHECK(!((algo == "grpo" || algo == "rloo") && t.group_size < 2), "config: trainer.group_size = ",
+             t.group_size, " but algo.name=", algo, " compares the rollouts of a prompt with each "
+             "other and needs trainer.group_size >= 2");
   validate(cfg.algo, t.group_size);
 
   // Model.
@@ -119,6 +123,8 @@ void validate_run_config(const RunConfig& cfg) {
                "set) needs data.heldout_size > 0");
   }
   check_positive(cfg.data.max_prompt_tokens, "data.max_prompt_tokens");
+  POPO_CHECK(cfg.data.rl_subset >= 0, "config: data.rl_subset must be >= 0 (0 = all), got ",
+             cfg.data.rl_subset);
   if (cfg.data.dataset == "arithmetic" || cfg.data.heldout == "arithmetic") {
     check_positive(cfg.data.train_size, "data.train_size");
     try {

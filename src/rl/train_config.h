@@ -61,10 +61,14 @@ struct DataSection {
   std::string heldout = "arithmetic";  // held-out set: arithmetic | JSONL path | benchmark | "" (split off the training set)
   int64_t heldout_size = 200;          // held-out problems evaluated (0 = all of a file)
   int64_t max_prompt_tokens = 512;     // prompts longer than this are dropped at load (with a count)
-  int64_t train_size = 20000;          // arithmetic: problems in the training pool
+  int64_t train_size = 5000;           // arithmetic: problems in the training pool
+  int64_t rl_subset = 0;               // RL prompts from the first N training problems only (0 = all); the warm start still sees the whole pool
   uint64_t seed = 1;                   // arithmetic: seed of the training pool
   uint64_t heldout_seed = 7;           // arithmetic: seed of the held-out problems (disjoint split)
-  ArithmeticConfig arithmetic;         // arithmetic: task difficulty (data/arithmetic_task.h)
+  // arithmetic: task difficulty (data/arithmetic_task.h); the demo uses one or two operators
+  // over one-digit operands: min_ops, max_ops, min_digits, max_digits, max_mul_digits,
+  // operators, heldout_fraction.
+  ArithmeticConfig arithmetic = {1, 2, 1, 1, 1, "+-*", 0.1};
 
   template <class V>
   void visit_fields(V& v) {
@@ -74,6 +78,7 @@ struct DataSection {
     v("heldout_size", heldout_size, "held-out problems to evaluate (0 = all)");
     v("max_prompt_tokens", max_prompt_tokens, "drop prompts longer than this many tokens");
     v("train_size", train_size, "arithmetic: problems in the training pool");
+    v("rl_subset", rl_subset, "RL prompts from the first N training problems only (0 = all)");
     v("seed", seed, "arithmetic: seed of the training pool");
     v("heldout_seed", heldout_seed, "arithmetic: seed of the held-out problems");
     v("arithmetic", arithmetic, "built-in arithmetic task difficulty");
@@ -102,7 +107,7 @@ struct SamplingSection {
   double temperature = 1.0;        // 0 = greedy
   double top_p = 1.0;              // 1 disables
   int64_t top_k = 0;               // 0 disables
-  int64_t max_new_tokens = 64;     // response budget R
+  int64_t max_new_tokens = 40;     // response budget R
   std::vector<std::string> stop_strings;  // extra stop strings (EOS tokens always stop)
 
   template <class V>
@@ -117,19 +122,19 @@ struct SamplingSection {
 
 // Section `trainer`.
 struct TrainerSection {
-  int64_t steps = 200;                 // optimizer steps (one rollout batch each)
+  int64_t steps = 400;                 // optimizer steps (one rollout batch each)
   int64_t prompts_per_step = 16;       // prompts sampled per step
   int64_t group_size = 8;              // G rollouts per prompt
-  int64_t micro_batch_size = 32;       // rollouts per forward/backward (prompts*G must be a multiple)
-  double lr = 1e-3;                    // peak AdamW learning rate
-  double warmup_ratio = 0.1;           // share of steps with linear warmup (0 = none)
-  std::string schedule = "cosine";     // cosine | constant (after warmup)
+  int64_t micro_batch_size = 64;       // rollouts per forward/backward (prompts*G must be a multiple)
+  double lr = 1e-4;                    // peak AdamW learning rate
+  double warmup_ratio = 0.05;          // share of steps with linear warmup (0 = none)
+  std::string schedule = "constant";   // cosine | constant (after warmup)
   double weight_decay = 0.01;          // AdamW decoupled weight decay (0 = off)
   double grad_clip = 1.0;              // max global grad norm (0 = off)
   int64_t max_nonfinite_in_a_row = 3;  // skipped non-finite steps in a row before the run fails
-  int64_t eval_every = 20;             // held-out greedy eval every N steps (0 = only at start and end)
+  int64_t eval_every = 50;             // held-out greedy eval every N steps (0 = only at start and end)
   int64_t eval_samples = 1;            // samples per held-out problem for pass@k at the final eval (1 = greedy only)
-  int64_t save_every = 50;             // checkpoint every N steps (0 = only at the end)
+  int64_t save_every = 100;            // checkpoint every N steps (0 = only at the end)
   int64_t keep_checkpoints = 2;        // checkpoints kept (older ones are deleted; >= 1)
   int64_t seed = 0;                    // run seed: data order, sampling, noise
   int64_t threads = 1;                 // libtorch intra-op threads (0 = leave libtorch's default)

@@ -133,6 +133,9 @@ void Trainer::setup() {
              "than data.max_prompt_tokens = ", cfg_.data.max_prompt_tokens);
   }
   POPO_CHECK(!train_.empty(), "no training problem left after tokenisation");
+  if (cfg_.data.rl_subset > 0 && cfg_.data.rl_subset < static_cast<int64_t>(train_.size())) {
+    train_.resize(static_cast<size_t>(cfg_.data.rl_subset));
+  }
   POPO_CHECK(!heldout_.empty(), "no held-out problem left after tokenisation");
 
   // 3. Networks: policy, siamese (xi_0 = theta_0), frozen reference, predictor.
