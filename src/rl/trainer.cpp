@@ -203,6 +203,8 @@ CheckpointParts Trainer::parts() {
   p.siamese = siamese_ ? &siamese_ : nullptr;
   p.predictor = predictor_ ? &predictor_ : nullptr;
   p.optimizer = &learner_->optimizer();
+  p.masters = learner_->master_weights();
+  p.mastered = learner_->mastered_parameters();
   p.tokenizer_json = path_join(model_dir_, "tokenizer.json");
   return p;
 }
