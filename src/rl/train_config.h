@@ -43,6 +43,7 @@ struct ModelSection {
   std::string dtype = "auto";      // auto (fp32 on CPU, bf16 on CUDA) | float32 | bfloat16 | float16
   std::string device = "auto";     // auto (CUDA when available) | cpu | cuda | cuda:N
   TinyModelSpec tiny;              // used only when path is ""
+  bool gradient_checkpointing = false;  // recompute each decoder layer in backward (policy only)
 
   template <class V>
   void visit_fields(V& v) {
@@ -51,6 +52,8 @@ struct ModelSection {
     v("dtype", dtype, "auto | float32 | bfloat16 | float16");
     v("device", device, "auto | cpu | cuda | cuda:N");
     v("tiny", tiny, "built-in tiny model (model.path = \"\")");
+    v("gradient_checkpointing", gradient_checkpointing,
+      "recompute the policy's decoder layers in backward: less activation memory (false)");
   }
 };
 

@@ -140,6 +140,7 @@ void Trainer::setup() {
 
   // 3. Networks: policy, siamese (xi_0 = theta_0), frozen reference, predictor.
   policy_ = load_model(model_dir_, dtype, device_);
+  policy_->gradient_checkpointing = cfg_.model.gradient_checkpointing;
   eos_ids_ = stop_token_ids(policy_, tok_);
   if (needs_siamese(cfg_.algo)) {
     siamese_ = load_model(model_dir_, dtype, device_);

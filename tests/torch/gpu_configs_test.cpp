@@ -43,6 +43,7 @@ TEST(GpuConfigs, ReferenceRunConfigsLoadAndMatchPopoMd) {
     EXPECT_EQ(cfg.sampling.max_new_tokens, 1024);
     EXPECT_DOUBLE_EQ(cfg.sampling.temperature, 1.0);
     EXPECT_EQ(cfg.model.dtype, "bfloat16");
+    EXPECT_TRUE(cfg.model.gradient_checkpointing);
     EXPECT_EQ(cfg.data.template_name, "qwen-boxed");
     EXPECT_EQ(cfg.algo.popo.predictor_hidden, 4096);
     EXPECT_DOUBLE_EQ(cfg.algo.popo.noise_std, 0.01);
