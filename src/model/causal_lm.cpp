@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include "core/error.h"
+#include "model/grad_checkpoint.h"
 
 namespace popo {
 
@@ -51,8 +52,17 @@ torch::Tensor CausalLMImpl::forward_hidden(const torch::Tensor& input_ids, const
   auto bias = make_attention_bias(mask, past, T, dtype());                             // (B, 1, T, S)
 
   auto x = model->embed_tokens->forward(input_ids.to(dev));  // (B, T, C)
+  const bool recompute = gradient_checkpointing && cache == nullptr && torch::GradMode::is_enabled();
   for (size_t l = 0; l < model->layers->size(); ++l) {
-    x = model->layers->ptr<DecoderLayerImpl>(l)->forward(x, cos, sin, bias, cache);  // (B, T, C)
+    auto layer = model->layers->ptr<DecoderLayerImpl>(l);
+    if (recompute) {
+      // cos, sin, bias need no gradient: the closure may hold them (grad_checkpoint.h).
+      x = checkpoint_forward([layer, cos, sin, bias](const torch::Tensor& h) {
+            return layer->forward(h, cos, sin, bias, /*cache=*/nullptr);
+          }, x);  // (B, T, C)
+    } else {
+      x = layer->forward(x, cos, sin, bias, cache);  // (B, T, C)
+    }
     if (tap) tap("layer_out", static_cast<int64_t>(l), x);
   }
   if (cache != nullptr) cache->advance(T);

@@ -2,8 +2,8 @@
 // Hugging Face names so named_parameters() keys equal the safetensors keys. Left padding is
 // handled by the attention mask (positions = cumsum(mask) - 1, clamped at 0, as HF generate
 // does); a KVCache makes decoding incremental. Mirrors transformers' Qwen2ForCausalLM /
-// Qwen3ForCausalLM / LlamaForCausalLM forward. Training-only features (gradient checkpointing,
-// dropout) are not here.
+// Qwen3ForCausalLM / LlamaForCausalLM forward. Gradient checkpointing per decoder layer is a
+// runtime switch (model/grad_checkpoint.h); dropout is not here.
 //
 // Dims: B batch, T new tokens, S_past cached positions, C hidden, V vocab.
 #pragma once
@@ -61,6 +61,11 @@ class CausalLMImpl : public torch::nn::Module {
   // Debug tap: when set, called with (name, layer, tensor) after each layer ("layer_out") and
   // after the final norm ("norm", -1). Off (empty) by default.
   std::function<void(const std::string&, int64_t, const torch::Tensor&)> tap;
+
+  // Gradient checkpointing: when true and grad mode is on (no KV cache), each decoder layer keeps
+  // only its input and is recomputed in backward (HF gradient_checkpointing_enable()). Off by
+  // default; a runtime option, not part of ModelConfig (not in config.json). Debug taps still fire.
+  bool gradient_checkpointing = false;
 
   DecoderModel model{nullptr};
   torch::nn::Linear lm_head_{nullptr};  // registered as "lm_head"; null when tied

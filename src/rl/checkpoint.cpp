@@ -106,6 +106,7 @@ std::string save_checkpoint(const std::string& checkpoints_dir, const Checkpoint
   if (parts.siamese) save_model(*parts.siamese, (tmp_dir / "siamese").string());
   if (parts.predictor) torch::save(*parts.predictor, (tmp_dir / "predictor.pt").string());
   if (parts.optimizer) torch::save(*parts.optimizer, (tmp_dir / "optimizer.pt").string());
+  if (!parts.masters.empty()) torch::save(parts.masters, (tmp_dir / "masters.pt").string());
   // state.json last: its presence marks a complete folder.
   write_file_atomic((tmp_dir / "state.json").string(), state.to_json().dump(2) + "\n");
 
@@ -160,6 +161,27 @@ TrainerState load_checkpoint(const std::string& dir, const CheckpointParts& part
     const fs::path p = root / "optimizer.pt";
     POPO_CHECK(fs::exists(p), p.string(), ": missing optimizer state");
     torch::load(*parts.optimizer, p.string());
+  }
+  if (!parts.masters.empty()) {
+    POPO_CHECK(parts.mastered.size() == parts.masters.size(), "load_checkpoint: ",
+               parts.masters.size(), " master weights but ", parts.mastered.size(),
+               " mastered parameters");
+    const fs::path p = root / "masters.pt";
+    torch::NoGradGuard no_grad;
+    if (fs::exists(p)) {
+      std::vector<torch::Tensor> saved;
+      torch::load(saved, p.string());
+      POPO_CHECK(saved.size() == parts.masters.size(), p.string(), ": holds ", saved.size(),
+                 " master weights, the learner has ", parts.masters.size());
+      for (size_t i = 0; i < saved.size(); ++i) {
+        POPO_CHECK(saved[i].sizes() == parts.masters[i].sizes(), p.string(), ": master ", i,
+                   " has shape ", saved[i].sizes(), ", expected ", parts.masters[i].sizes());
+        parts.masters[i].copy_(saved[i]);
+      }
+    } else {
+      LOG_WARN(p.string(), ": missing; fp32 master weights re-derived from the loaded weights");
+      for (size_t i = 0; i < parts.masters.size(); ++i) parts.masters[i].copy_(parts.mastered[i]);
+    }
   }
   return state;
 }

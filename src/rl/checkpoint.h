@@ -4,6 +4,7 @@
 //   siamese/         the momentum network (POPO), same layout without the tokenizer
 //   predictor.pt     POPO's predictor (torch::save)
 //   optimizer.pt     the AdamW state (torch::save)
+//   masters.pt       fp32 master weights of a bf16/fp16 run (torch::save of the tensor list)
 //   state.json       step, data cursor, counters, momentum state, metric rows written
 // A checkpoint is written into a hidden temporary folder and renamed into place, so a crash
 // mid-write leaves the previous checkpoint intact; only the last K are kept. Every random
@@ -12,6 +13,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -49,6 +51,12 @@ struct CheckpointParts {
   Predictor* predictor = nullptr;             // POPO predictor
   torch::optim::Optimizer* optimizer = nullptr;
   std::string tokenizer_json;                 // path of tokenizer.json copied into policy/
+  // fp32 masters of a mixed-precision learner (Learner::master_weights(); loaded in place) and
+  // the model parameters they shadow (Learner::mastered_parameters(); same length). A
+  // checkpoint without masters.pt re-derives the masters from the loaded weights (precision of
+  // the rounded weights only; warned).
+  std::vector<at::Tensor> masters;
+  std::vector<at::Tensor> mastered;
 };
 
 // Writes checkpoint `state.step` under checkpoints_dir atomically (temporary folder + rename),

@@ -100,9 +100,20 @@ Learner::Learner(CausalLM policy, Predictor predictor, const AlgoConfig& algo,
   if (!siamese_.is_empty()) siamese_->eval();
   if (!reference_.is_empty()) reference_->eval();
 
+  // fp32 masters of bf16/fp16 parameters: an update of lr ~1e-6 times a unit Adam direction is
+  // below half an ulp of most bf16 weights and would round away.
+  for (const torch::Tensor& p : trainable_parameters()) {
+    if (p.scalar_type() == torch::kBFloat16 || p.scalar_type() == torch::kHalf) {
+      opt_params_.push_back(p.detach().to(torch::kFloat).set_requires_grad(true));
+      has_masters_ = true;
+    } else {
+      opt_params_.push_back(p);
+    }
+  }
+
   // AdamW with decay on matrices only (HF Trainer leaves biases and norm weights undecayed).
   std::vector<torch::Tensor> decay, no_decay;
-  for (const torch::Tensor& p : trainable_parameters()) (p.dim() >= 2 ? decay : no_decay).push_back(p);
+  for (const torch::Tensor& p : opt_params_) (p.dim() >= 2 ? decay : no_decay).push_back(p);
   auto options = [&](double wd) {
     return std::make_unique<torch::optim::AdamWOptions>(
         torch::optim::AdamWOptions(optim_.lr)
@@ -122,6 +133,20 @@ std::vector<torch::Tensor> Learner::trainable_parameters() const {
   if (!predictor_.is_empty())
     for (const torch::Tensor& p : predictor_->parameters()) params.push_back(p);
   return params;
+}
+
+std::vector<torch::Tensor> Learner::master_weights() const {
+  std::vector<torch::Tensor> out, params = trainable_parameters();
+  for (size_t i = 0; i < params.size(); ++i)
+    if (!opt_params_[i].is_same(params[i])) out.push_back(opt_params_[i]);
+  return out;
+}
+
+std::vector<torch::Tensor> Learner::mastered_parameters() const {
+  std::vector<torch::Tensor> out, params = trainable_parameters();
+  for (size_t i = 0; i < params.size(); ++i)
+    if (!opt_params_[i].is_same(params[i])) out.push_back(params[i]);
+  return out;
 }
 
 double Learner::lr_at(int64_t k) const {
@@ -310,9 +335,15 @@ LearnerStep Learner::step(const RolloutBatch& batch, const torch::Tensor& reward
   if (reduce_metrics) reduce_metrics(out.metrics);
   std::vector<torch::Tensor> params = trainable_parameters();
   if (reduce_gradients) reduce_gradients(params);
+  // Mixed precision: the reduced gradients move into the fp32 masters; clip and step there.
+  if (has_masters_) {
+    for (size_t i = 0; i < params.size(); ++i)
+      if (!opt_params_[i].is_same(params[i]))
+        opt_params_[i].mutable_grad() = params[i].grad().detach().to(torch::kFloat);
+  }
   const double max_norm =
       optim_.grad_clip > 0 ? optim_.grad_clip : std::numeric_limits<double>::infinity();
-  const double grad_norm = torch::nn::utils::clip_grad_norm_(params, max_norm);
+  const double grad_norm = torch::nn::utils::clip_grad_norm_(opt_params_, max_norm);
   const double lr = lr_at(steps_);
   GroupStats gs = group_stats(rewards.detach().to(torch::kCPU), batch.group_size);
   out.metrics["grad_norm"] = grad_norm;
@@ -324,18 +355,34 @@ LearnerStep Learner::step(const RolloutBatch& batch, const torch::Tensor& reward
     LOG_WARN("step ", steps_, ": non-finite loss ", loss, " or grad norm ", grad_norm,
              "; update skipped");
     for (torch::Tensor& p : params) p.mutable_grad().zero_();
+    for (torch::Tensor& p : opt_params_) p.mutable_grad().zero_();
     out.skipped = true;
     return out;
   }
   for (auto& group : optimizer_->param_groups())
     static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
   optimizer_->step();
+  if (has_masters_) {  // the model's parameters become the rounded masters
+    torch::NoGradGuard no_grad;
+    for (size_t i = 0; i < params.size(); ++i) {
+      if (opt_params_[i].is_same(params[i])) continue;
+      params[i].copy_(opt_params_[i]);
+      opt_params_[i].mutable_grad() = torch::Tensor();  // fp32 gradients live only in step()
+    }
+  }
 
   // Siamese momentum update xi <- tau xi + (1 - tau) theta after every optimizer step.
   if (algo_.name == "popo" && !siamese_.is_empty()) {
     if (out.metrics.count("popo/kl_to_siamese")) momentum_.observe_kl(out.metrics["popo/kl_to_siamese"]);
     const double tau = momentum_.tau(steps_);
-    ema_update(*siamese_, *policy_, tau);
+    if (has_masters_) {
+      // theta is the fp32 masters (the policy's first parameters), not their bf16 roundings.
+      const std::vector<torch::Tensor> theta(opt_params_.begin(),
+                                             opt_params_.begin() + policy_->parameters().size());
+      ema_update(*siamese_, theta, tau);
+    } else {
+      ema_update(*siamese_, *policy_, tau);
+    }
     out.metrics["popo/tau"] = tau;
   }
   // Warned once per process: a low-entropy task would otherwise print it at every step and

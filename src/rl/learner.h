@@ -4,6 +4,9 @@
 // cosine | constant learning rate (HF get_*_schedule_with_warmup), clip by global norm, a skip
 // on non-finite loss or gradient norm, and POPO's siamese momentum update after the step.
 // Per-token log-probs come from token_logprobs() (chunked: no full fp32 logits).
+// Mixed precision: bf16/fp16 parameters get fp32 master copies; AdamW (fp32 states), clipping
+// and the siamese update read the masters, and the model's parameters are rounded copies of them
+// after each step (an fp32 model trains its own parameters, no copies).
 // Not here: sampling, rewards, data parallelism (the two hooks below let src/dist plug in).
 // Dims: N rollouts, P prompt width, R response width, C hidden, m rollouts of a micro-batch.
 #pragma once
@@ -109,8 +112,13 @@ class Learner {
   // Returns the number of optimizer steps taken (the next step's index).
   int64_t steps_done() const { return steps_; }
   void set_steps_done(int64_t steps) { steps_ = steps; }
-  // Returns the parameters the optimizer updates: policy then predictor.
+  // Returns the trained parameters of the models: policy then predictor (gradients land here).
   std::vector<at::Tensor> trainable_parameters() const;
+  // Returns the fp32 master copies the optimizer updates, one per bf16/fp16 trainable parameter
+  // in trainable_parameters() order (empty when every parameter is fp32 or fp64).
+  std::vector<at::Tensor> master_weights() const;
+  // Returns the model parameters the master_weights() shadow (same order and length).
+  std::vector<at::Tensor> mastered_parameters() const;
   torch::optim::AdamW& optimizer() { return *optimizer_; }
   MomentumSchedule& momentum() { return momentum_; }
 
@@ -148,6 +156,10 @@ class Learner {
   LearnerConfig cfg_;
   MomentumSchedule momentum_;
   std::unique_ptr<torch::optim::AdamW> optimizer_;
+  // Parallel to trainable_parameters(): the fp32 master of a bf16/fp16 parameter, else the
+  // parameter itself (the optimizer's parameters).
+  std::vector<at::Tensor> opt_params_;
+  bool has_masters_ = false;
   int64_t steps_ = 0;
   int64_t row_offset_ = 0, global_rows_ = 0;  // 0 global rows: this batch is the whole step
 };

@@ -36,6 +36,26 @@ void ema_update(torch::nn::Module& target, const torch::nn::Module& online, doub
   }
 }
 
+void ema_update(torch::nn::Module& target, const std::vector<torch::Tensor>& online, double tau) {
+  POPO_CHECK(std::isfinite(tau) && tau >= 0 && tau <= 1, "ema_update: tau must be in [0, 1], got ",
+             tau);
+  auto dst = target.named_parameters(/*recurse=*/true);
+  POPO_CHECK(dst.size() == online.size(), "ema_update: target has ", dst.size(),
+             " parameters, online has ", online.size());
+  torch::NoGradGuard no_grad;
+  for (size_t i = 0; i < dst.size(); ++i) {
+    torch::Tensor xi = dst[i].value();
+    POPO_CHECK(xi.sizes() == online[i].sizes(), "ema_update: parameter '", dst[i].key(),
+               "' has shape ", xi.sizes(), " in the target, ", online[i].sizes(), " online");
+    torch::Tensor theta = online[i].to(xi.options());
+    if (tau == 0.0) {
+      xi.copy_(theta);
+    } else if (tau < 1.0) {
+      xi.mul_(tau).add_(theta, /*alpha=*/1.0 - tau);  // xi <- tau xi + (1 - tau) theta
+    }
+  }
+}
+
 MomentumSchedule::MomentumSchedule(const PopoConfig& cfg, int64_t total_steps)
     : cfg_(cfg), total_steps_(total_steps), tau_(cfg.momentum) {
   POPO_CHECK(total_steps >= 1, "MomentumSchedule: total steps must be >= 1, got ", total_steps);

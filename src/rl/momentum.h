@@ -14,6 +14,7 @@
 #include <torch/nn/module.h>
 
 #include <cstdint>
+#include <vector>
 
 #include "rl/algo_config.h"
 
@@ -24,6 +25,9 @@ namespace popo {
 // (popo::Error naming the first mismatch otherwise). tau in [0, 1]: 0 copies online, 1 is a
 // no-op. Dtypes may differ (online values are cast).
 void ema_update(torch::nn::Module& target, const torch::nn::Module& online, double tau);
+// The same with the online values given as tensors in target.parameters() order (e.g. the fp32
+// master weights of a bf16 policy); count and shapes must match.
+void ema_update(torch::nn::Module& target, const std::vector<at::Tensor>& online, double tau);
 
 // tau over training for one popo.momentum_law.
 class MomentumSchedule {

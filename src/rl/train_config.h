@@ -43,6 +43,7 @@ struct ModelSection {
   std::string dtype = "auto";      // auto (fp32 on CPU, bf16 on CUDA) | float32 | bfloat16 | float16
   std::string device = "auto";     // auto (CUDA when available) | cpu | cuda | cuda:N
   TinyModelSpec tiny;              // used only when path is ""
+  bool gradient_checkpointing = false;  // recompute each decoder layer in backward (policy only)
 
   template <class V>
   void visit_fields(V& v) {
@@ -51,6 +52,8 @@ struct ModelSection {
     v("dtype", dtype, "auto | float32 | bfloat16 | float16");
     v("device", device, "auto | cpu | cuda | cuda:N");
     v("tiny", tiny, "built-in tiny model (model.path = \"\")");
+    v("gradient_checkpointing", gradient_checkpointing,
+      "recompute the policy's decoder layers in backward: less activation memory (false)");
   }
 };
 
@@ -122,7 +125,7 @@ struct SamplingSection {
 
 // Section `trainer`.
 struct TrainerSection {
-  int64_t steps = 400;                 // optimizer steps (one rollout batch each)
+  int64_t steps = 300;                 // optimizer steps (one rollout batch each)
   int64_t prompts_per_step = 32;       // prompts sampled per step
   int64_t group_size = 8;              // G rollouts per prompt
   int64_t micro_batch_size = 64;       // rollouts per forward/backward (prompts*G must be a multiple)

@@ -169,6 +169,7 @@ void Trainer::setup() {
 
   // 3. Networks: policy, siamese (xi_0 = theta_0), frozen reference, predictor.
   policy_ = load_model(model_dir_, dtype, device_);
+  policy_->gradient_checkpointing = cfg_.model.gradient_checkpointing;
   eos_ids_ = stop_token_ids(policy_, tok_);
   if (needs_siamese(cfg_.algo)) {
     siamese_ = load_model(model_dir_, dtype, device_);
@@ -235,6 +236,8 @@ CheckpointParts Trainer::parts() {
   p.siamese = siamese_ ? &siamese_ : nullptr;
   p.predictor = predictor_ ? &predictor_ : nullptr;
   p.optimizer = &learner_->optimizer();
+  p.masters = learner_->master_weights();
+  p.mastered = learner_->mastered_parameters();
   p.tokenizer_json = path_join(model_dir_, "tokenizer.json");
   return p;
 }

@@ -5,6 +5,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <algorithm>
 #include <chrono>
+#include <mutex>
 #include <numeric>
 
 #include "core/error.h"
@@ -141,6 +142,18 @@ RolloutBatch generate(CausalLM& model, const std::vector<std::vector<int32_t>>& 
              "generate: row_seeds has ", cfg.row_seeds.size(), " seeds, expected one per rollout (", N, ")");
   std::vector<at::Generator> row_gens;  // per rollout row, when row_seeds is given
   for (uint64_t s : cfg.row_seeds) row_gens.push_back(at::make_generator<at::CPUGeneratorImpl>(s));
+  // Device draw: a private generator of the model's device (a clone of its default one,
+  // re-seeded), so a request's draws depend on its seed only; the probabilities never leave the
+  // device. The CPU keeps the host path above unless asked (on the CPU the re-seeded clone is
+  // the same mt19937 stream, so both paths draw the same tokens there).
+  const bool device_draw = dev.type() != c10::DeviceType::CPU || cfg.device_draw;
+  at::Generator dev_gen;
+  if (device_draw) {
+    at::Generator def = at::globalContext().defaultGenerator(dev);
+    std::lock_guard<std::mutex> lock(def.mutex());
+    dev_gen = def.clone();
+    dev_gen.set_current_seed(cfg.seed);
+  }
   const auto t_prefilled = Clock::now();
   std::vector<RowState> rows(N);
   std::vector<int64_t> active(N);  // batch row -> rollout row
@@ -156,16 +169,23 @@ RolloutBatch generate(CausalLM& model, const std::vector<std::vector<int32_t>>& 
       auto scaled = apply_temperature(lf, T);                              // (n_act, V)
       logp_all = log_softmax_f32(scaled);                                  // behaviour log-probs
       auto filtered = apply_top_p(apply_top_k(scaled, cfg.top_k), cfg.top_p);
-      auto probs = torch::softmax(filtered, /*dim=*/-1).to(torch::kCPU);   // (n_act, V)
-      if (row_gens.empty()) {
-        tok = torch::multinomial(probs, /*num_samples=*/1, /*replacement=*/false, gen).squeeze(1).to(dev);
-      } else {
+      auto probs = torch::softmax(filtered, /*dim=*/-1);                   // (n_act, V)
+      if (!row_gens.empty()) {
+        // One stream per rollout (draws independent of batch and rank layout); drawn on the host.
+        // TODO(#7): per-rollout generators on the device, so CUDA runs keep probs on the GPU.
+        auto probs_cpu = probs.to(torch::kCPU);                            // (n_act, V)
         std::vector<int64_t> picked(active.size());
         for (size_t j = 0; j < active.size(); ++j) {
-          picked[j] = torch::multinomial(probs[static_cast<int64_t>(j)], /*num_samples=*/1,
+          picked[j] = torch::multinomial(probs_cpu[static_cast<int64_t>(j)], /*num_samples=*/1,
                                          /*replacement=*/false, row_gens[active[j]]).item<int64_t>();
         }
         tok = torch::tensor(picked, torch::kLong).to(dev);  // (n_act)
+      } else if (device_draw) {
+        tok = torch::multinomial(probs, /*num_samples=*/1, /*replacement=*/false, dev_gen).squeeze(1);
+      } else {
+        tok = torch::multinomial(probs.to(torch::kCPU), /*num_samples=*/1, /*replacement=*/false, gen)
+                  .squeeze(1)
+                  .to(dev);  // (n_act)
       }
     }
     auto lp = logp_all.gather(1, tok.view({-1, 1})).squeeze(1);  // (n_act)

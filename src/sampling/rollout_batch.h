@@ -34,6 +34,10 @@ struct SamplingConfig {
   // end (see the measurement in generate.cpp). Greedy output is the same either way; sampled
   // output differs, as the random draws are spread over a different number of rows.
   bool compact_finished = true;
+  // Draw the tokens on the model's device with a per-request generator of that device (seeded
+  // with seed), moving only the N chosen ids to the host each step. Always on for a non-CPU
+  // model; on the CPU, true runs the device path there (same draws as the host path).
+  bool device_draw = false;
 };
 
 struct RolloutBatch {

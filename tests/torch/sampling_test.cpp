@@ -160,29 +160,56 @@ torch::Tensor first_token_freq(const RolloutBatch& b, int64_t V) {
 }
 
 TEST(Sampler, FrequenciesMatchSoftmaxOverTemperature) {
-  CausalLM model = load_fixture("qwen2-tiny");
-  const std::vector<int32_t> prompt = {1, 2, 3, 4};
+  for (bool device_draw : {false, true}) {
+    SCOPED_TRACE(device_draw ? "device draw" : "host draw");
+    CausalLM model = load_fixture("qwen2-tiny");
+    const std::vector<int32_t> prompt = {1, 2, 3, 4};
+    SamplingConfig cfg;
+    cfg.device_draw = device_draw;
+    cfg.temperature = 0.5;  // sharpen the near-uniform tiny model so counts are informative
+    cfg.max_new_tokens = 1;
+    cfg.group_size = 20000;
+    cfg.seed = 123;
+    RolloutBatch b = generate(model, {prompt}, cfg, static_cast<const Tokenizer*>(nullptr));
+    auto p = next_token_probs(model, prompt, cfg.temperature).to(torch::kDouble);
+    auto f = first_token_freq(b, p.size(0));
+    const double n = cfg.group_size;
+    // Every token within 5 binomial standard deviations (+ a small floor for rare tokens).
+    auto bound = 5.0 * torch::sqrt(p * (1 - p) / n) + 5.0 / n;
+    auto excess = (f - p).abs() - bound;
+    EXPECT_LE(excess.max().item<double>(), 0.0) << "worst token " << excess.argmax().item<int64_t>();
+    // And the total variation distance is small (the expected TV here is ~0.05).
+    EXPECT_LT(0.5 * (f - p).abs().sum().item<double>(), 0.08);
+    // Pearson chi-square over tokens with expected count >= 5, against a loose quantile.
+    auto expected = p * n;
+    auto keep = expected >= 5.0;
+    auto chi2 = ((f * n - expected).pow(2) / expected).index({keep}).sum().item<double>();
+    const double dof = keep.sum().item<double>() - 1;
+    EXPECT_LT(chi2, dof + 6.0 * std::sqrt(2.0 * dof)) << "dof " << dof;
+  }
+}
+
+// The device-draw path (a re-seeded clone of the device's default generator, the draw on the
+// device), run on the CPU: reproducible per seed, independent of the global generator's state,
+// and the same mt19937 stream as the host path there.
+TEST(Sampler, DeviceDrawIsSeededPerRequest) {
+  CausalLM model = load_fixture("qwen3-tiny");
   SamplingConfig cfg;
-  cfg.temperature = 0.5;  // sharpen the near-uniform tiny model so counts are informative
-  cfg.max_new_tokens = 1;
-  cfg.group_size = 20000;
-  cfg.seed = 123;
-  RolloutBatch b = generate(model, {prompt}, cfg, static_cast<const Tokenizer*>(nullptr));
-  auto p = next_token_probs(model, prompt, cfg.temperature).to(torch::kDouble);
-  auto f = first_token_freq(b, p.size(0));
-  const double n = cfg.group_size;
-  // Every token within 5 binomial standard deviations (+ a small floor for rare tokens).
-  auto bound = 5.0 * torch::sqrt(p * (1 - p) / n) + 5.0 / n;
-  auto excess = (f - p).abs() - bound;
-  EXPECT_LE(excess.max().item<double>(), 0.0) << "worst token " << excess.argmax().item<int64_t>();
-  // And the total variation distance is small (the expected TV here is ~0.05).
-  EXPECT_LT(0.5 * (f - p).abs().sum().item<double>(), 0.08);
-  // Pearson chi-square over tokens with expected count >= 5, against a loose quantile.
-  auto expected = p * n;
-  auto keep = expected >= 5.0;
-  auto chi2 = ((f * n - expected).pow(2) / expected).index({keep}).sum().item<double>();
-  const double dof = keep.sum().item<double>() - 1;
-  EXPECT_LT(chi2, dof + 6.0 * std::sqrt(2.0 * dof)) << "dof " << dof;
+  cfg.max_new_tokens = 10;
+  cfg.group_size = 4;
+  cfg.seed = 42;
+  auto host = generate(model, kRagged, cfg, static_cast<const Tokenizer*>(nullptr));
+  cfg.device_draw = true;
+  torch::manual_seed(1);
+  auto a = generate(model, kRagged, cfg, static_cast<const Tokenizer*>(nullptr));
+  torch::manual_seed(2);
+  auto b = generate(model, kRagged, cfg, static_cast<const Tokenizer*>(nullptr));
+  EXPECT_TRUE(torch::equal(a.response_ids, b.response_ids));
+  EXPECT_TRUE(torch::equal(a.logp, b.logp));
+  EXPECT_TRUE(torch::equal(a.response_ids, host.response_ids));
+  cfg.seed = 43;
+  auto c = generate(model, kRagged, cfg, static_cast<const Tokenizer*>(nullptr));
+  EXPECT_FALSE(torch::equal(a.response_ids, c.response_ids));
 }
 
 TEST(Sampler, TopKAndTopPStayInsideAllowedSet) {
