@@ -10,24 +10,12 @@
 #include "model/load.h"
 #include "rl/learner.h"
 #include "rl/token_logprobs.h"
+#include "torch_test_util.h"
 
 namespace popo {
 namespace {
 
-ModelConfig tiny_config() {
-  ModelConfig c;
-  c.model_type = "qwen2";
-  c.vocab_size = 32;
-  c.hidden_size = 16;
-  c.intermediate_size = 32;
-  c.num_hidden_layers = 2;
-  c.num_attention_heads = 4;
-  c.num_key_value_heads = 2;
-  c.head_dim = 4;
-  c.max_position_embeddings = 64;
-  c.attention_bias = true;
-  return c;
-}
+using test::tiny_learner_config;
 
 // 3 prompts x G = 2 (6 rollouts), left-padded prompts of width 3, right-padded responses of 4.
 // Rewards: group 0 one positive, group 1 none, group 2 both positive.
@@ -54,9 +42,9 @@ struct Nets {
   CausalLM policy{nullptr}, siamese{nullptr}, reference{nullptr};
   Predictor predictor{nullptr};
   Nets() {
-    policy = make_random_model(tiny_config(), /*seed=*/1);
-    siamese = make_random_model(tiny_config(), /*seed=*/1);
-    reference = make_random_model(tiny_config(), /*seed=*/2);
+    policy = make_random_model(tiny_learner_config(), /*seed=*/1);
+    siamese = make_random_model(tiny_learner_config(), /*seed=*/1);
+    reference = make_random_model(tiny_learner_config(), /*seed=*/2);
     torch::manual_seed(9);
     predictor = Predictor(16, 8, 2);
   }

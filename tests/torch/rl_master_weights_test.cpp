@@ -20,20 +20,7 @@
 namespace popo {
 namespace {
 
-ModelConfig tiny_config() {
-  ModelConfig c;
-  c.model_type = "qwen2";
-  c.vocab_size = 32;
-  c.hidden_size = 16;
-  c.intermediate_size = 32;
-  c.num_hidden_layers = 2;
-  c.num_attention_heads = 4;
-  c.num_key_value_heads = 2;
-  c.head_dim = 4;
-  c.max_position_embeddings = 64;
-  c.attention_bias = true;
-  return c;
-}
+using test::tiny_learner_config;
 
 // 2 prompts x G = 2, prompts of width 3, responses of width 4; rewards 1 0 | 1 1.
 RolloutBatch tiny_batch() {
@@ -83,7 +70,7 @@ std::vector<torch::Tensor> clones(const std::vector<torch::Tensor>& v) {
 }
 
 TEST(MasterWeights, Bf16PolicyMovesThroughFp32Masters) {
-  CausalLM policy = make_random_model(tiny_config(), /*seed=*/1);
+  CausalLM policy = make_random_model(tiny_learner_config(), /*seed=*/1);
   policy->to(torch::kBFloat16);
   Learner learner(policy, nullptr, raft(), small_lr(), LearnerConfig{});
   const std::vector<torch::Tensor> params = policy->parameters();
@@ -129,7 +116,7 @@ TEST(MasterWeights, Bf16PolicyMovesThroughFp32Masters) {
 }
 
 TEST(MasterWeights, Fp32PolicyHasNoMasters) {
-  CausalLM policy = make_random_model(tiny_config(), /*seed=*/1);
+  CausalLM policy = make_random_model(tiny_learner_config(), /*seed=*/1);
   Learner learner(policy, nullptr, raft(), small_lr(), LearnerConfig{});
   EXPECT_TRUE(learner.master_weights().empty());
   EXPECT_TRUE(learner.mastered_parameters().empty());
@@ -147,7 +134,7 @@ TEST(MasterWeights, Fp32PolicyHasNoMasters) {
 }
 
 TEST(MasterWeights, SiameseUpdateReadsTensors) {
-  CausalLM siamese = make_random_model(tiny_config(), /*seed=*/2);
+  CausalLM siamese = make_random_model(tiny_learner_config(), /*seed=*/2);
   std::vector<torch::Tensor> theta;
   for (const torch::Tensor& p : siamese->parameters()) theta.push_back(torch::randn_like(p));
   const std::vector<torch::Tensor> xi0 = clones(siamese->parameters());
@@ -160,7 +147,7 @@ TEST(MasterWeights, SiameseUpdateReadsTensors) {
 }
 
 TEST(MasterWeights, CheckpointKeepsMasters) {
-  CausalLM policy = make_random_model(tiny_config(), /*seed=*/1);
+  CausalLM policy = make_random_model(tiny_learner_config(), /*seed=*/1);
   policy->to(torch::kBFloat16);
   Learner learner(policy, nullptr, raft(), small_lr(), LearnerConfig{});
   RolloutBatch batch = tiny_batch();
@@ -184,7 +171,7 @@ TEST(MasterWeights, CheckpointKeepsMasters) {
   const std::string ck = save_checkpoint(dir, parts, state, /*keep_last=*/1);
 
   // A fresh learner (masters = the initial weights) resumes with the saved masters.
-  CausalLM policy2 = make_random_model(tiny_config(), /*seed=*/3);
+  CausalLM policy2 = make_random_model(tiny_learner_config(), /*seed=*/3);
   policy2->to(torch::kBFloat16);
   Learner learner2(policy2, nullptr, raft(), small_lr(), LearnerConfig{});
   CheckpointParts parts2;

@@ -9,9 +9,26 @@
 #include <sstream>
 #include <string>
 
+#include "model/config.h"
 #include "test_util.h"
 
 namespace popo::test {
+
+// Returns a tiny random-init Qwen2 config (V 32, C 16, 2 layers, 4/2 heads) for learner tests.
+inline ModelConfig tiny_learner_config() {
+  ModelConfig c;
+  c.model_type = "qwen2";
+  c.vocab_size = 32;
+  c.hidden_size = 16;
+  c.intermediate_size = 32;
+  c.num_hidden_layers = 2;
+  c.num_attention_heads = 4;
+  c.num_key_value_heads = 2;
+  c.head_dim = 4;
+  c.max_position_embeddings = 64;
+  c.attention_bias = true;
+  return c;
+}
 
 // Returns success when |a - b| <= tol everywhere (same shape), otherwise a message with the
 // max-abs-diff, the first index over tol and both values there.
