@@ -70,6 +70,8 @@ HeldoutResult evaluate_heldout(CausalLM& model, const Tokenizer& tokenizer,
     for (size_t i = begin; i < end; ++i) {
       HeldoutRow& row = res.rows[i];
       row.id = problems[i].id;
+      row.problem = problems[i].problem;
+      row.answer = problems[i].answer;
       row.response = texts[i - begin];
       VerifyResult v = verify(row.response, problems[i].answer, opt.verify);
       row.extracted = v.extracted.answer;
@@ -117,8 +119,10 @@ std::string write_heldout_tables(const HeldoutResult& result, const std::string&
   std::snprintf(name, sizeof(name), "eval_step-%06lld", static_cast<long long>(step));
   std::ostringstream jsonl;
   for (const auto& r : result.rows) {
-    nlohmann::json j{{"id", r.id}, {"response", r.response}, {"extracted", r.extracted},
-                     {"correct", r.correct}, {"correct_samples", r.correct_samples}};
+    nlohmann::json j{{"id", r.id},          {"problem", r.problem},
+                     {"answer", r.answer},  {"response", r.response},
+                     {"extracted", r.extracted}, {"correct", r.correct},
+                     {"correct_samples", r.correct_samples}};
     jsonl << j.dump() << "\n";
   }
   write_file_atomic(path_join(dir, std::string(name) + ".jsonl"), jsonl.str());
@@ -131,16 +135,22 @@ std::string write_heldout_tables(const HeldoutResult& result, const std::string&
                 static_cast<long long>(result.num_problems), 100 * result.accuracy,
                 static_cast<long long>(result.k), 100 * result.pass_at_k, 100 * result.mean_at_k,
                 result.mean_response_tokens, result.seconds);
-  md << line << "\n| id | correct | extracted | response |\n|---|---|---|---|\n";
-  const size_t shown = std::min<size_t>(result.rows.size(), 20);
-  for (size_t i = 0; i < shown; ++i) {
-    std::string resp = result.rows[i].response;
-    for (char& c : resp) {
+  md << line
+     << "\n| id | problem | gold | correct | extracted | response |\n|---|---|---|---|---|---|\n";
+  // Returns s on one table cell: no newlines or pipes, at most max_chars characters.
+  auto cell = [](std::string s, size_t max_chars) {
+    for (char& c : s) {
       if (c == '\n' || c == '|') c = ' ';
     }
-    if (resp.size() > 120) resp = resp.substr(0, 120) + "...";
-    md << "| " << result.rows[i].id << " | " << (result.rows[i].correct ? "yes" : "no") << " | "
-       << result.rows[i].extracted << " | " << resp << " |\n";
+    if (s.size() > max_chars) s = s.substr(0, max_chars) + "...";
+    return s;
+  };
+  const size_t shown = std::min<size_t>(result.rows.size(), 20);
+  for (size_t i = 0; i < shown; ++i) {
+    const HeldoutRow& r = result.rows[i];
+    md << "| " << r.id << " | " << cell(r.problem, 80) << " | " << cell(r.answer, 40) << " | "
+       << (r.correct ? "yes" : "no") << " | " << r.extracted << " | " << cell(r.response, 120)
+       << " |\n";
   }
   const std::string md_path = path_join(dir, std::string(name) + ".md");
   write_file_atomic(md_path, md.str());

@@ -37,6 +37,8 @@ struct HeldoutOptions {
 
 struct HeldoutRow {
   std::string id;
+  std::string problem;   // raw problem text
+  std::string answer;    // gold answer
   std::string response;  // greedy response text
   std::string extracted; // answer read from it
   bool correct = false;  // greedy verdict

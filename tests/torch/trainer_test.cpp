@@ -23,6 +23,7 @@
 #include "model/safetensors.h"
 #include "rl/checkpoint.h"
 #include "rl/compare.h"
+#include "rl/heldout_eval.h"
 #include "rl/train_config.h"
 #include "rl/train_data.h"
 #include "rl/trainer.h"
@@ -253,6 +254,26 @@ TEST(Trainer, ShortDemoRaisesTheReward) {
   EXPECT_TRUE(fs::exists(r.run_dir + "/config.resolved.yaml"));
   EXPECT_TRUE(fs::exists(r.run_dir + "/plots/training.svg"));
   EXPECT_TRUE(fs::exists(latest_checkpoint(r.run_dir + "/checkpoints") + "/policy/tokenizer.json"));
+
+  // The final held-out table: one row per problem with its text and gold answer, each verdict
+  // re-derivable from the row alone, and the share of correct rows equal to the logged accuracy.
+  std::ifstream in(r.run_dir + "/eval/eval_step-000030.jsonl");
+  ASSERT_TRUE(in.good());
+  int64_t rows = 0, correct = 0;
+  for (std::string line; std::getline(in, line);) {
+    const auto j = nlohmann::json::parse(line);
+    ++rows;
+    const std::string problem = j.at("problem"), answer = j.at("answer");
+    EXPECT_EQ(problem.rfind("Compute ", 0), 0u) << problem;
+    EXPECT_EQ(j.at("correct").get<bool>(),
+              math_reward(j.at("response").get<std::string>(), answer, {}) > 0)
+        << problem;
+    correct += j.at("correct").get<bool>() ? 1 : 0;
+  }
+  EXPECT_EQ(rows, 40);
+  const auto acc = metric_column(r.run_dir, "heldout/accuracy");
+  ASSERT_FALSE(acc.empty());
+  EXPECT_NEAR(acc.back(), static_cast<double>(correct) / 40, 1e-9);
 }
 
 // Returns every tensor of the policy, siamese and optimizer of a checkpoint.
