@@ -98,7 +98,7 @@ const CommandRegistrar kRegistrar(
     /*order=*/15, [](CLI::App& app) {
       auto o = std::make_shared<CompareCliOptions>();
       app.add_option("--config", o->config, "base YAML config (default: the built-in demo)");
-      app.add_option("--methods", o->methods, "comma-separated methods: popo, popo-positives, grpo, "
+      app.add_option("--methods", o->methods, "comma-separated methods: popo (the config's POPO), popo-all, popo-positives, grpo, "
                                               "psr, raft, rloo, ...")
           ->capture_default_str();
       app.add_option("--out", o->out, "output folder (default: <run.dir>/compare-<time>)");

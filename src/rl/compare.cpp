@@ -22,7 +22,8 @@ struct MethodSpec {
 // so the ratio is 1 and clipping is inactive); RAFT and POPO the positive-only NLL path.
 const std::vector<MethodSpec>& method_specs() {
   static const std::vector<MethodSpec> specs = {
-      {"popo", {"algo.name=popo", "popo.entropy_on=all"}},
+      {"popo", {"algo.name=popo"}},  // the config's own POPO options
+      {"popo-all", {"algo.name=popo", "popo.entropy_on=all"}},
       {"popo-positives", {"algo.name=popo", "popo.entropy_on=positives"}},
       {"grpo", {"algo.name=grpo"}},
       {"psr", {"algo.name=psr"}},

@@ -62,7 +62,7 @@ struct DataSection {
   std::string dataset = "arithmetic";  // arithmetic | a JSONL path (id, problem, answer) | a benchmark name
   std::string template_name = "plain";  // chat template: chatml | plain | qwen-boxed | raw (key `template`)
   std::string heldout = "arithmetic";  // held-out set: arithmetic | JSONL path | benchmark | "" (split off the training set)
-  int64_t heldout_size = 200;          // held-out problems evaluated (0 = all of a file)
+  int64_t heldout_size = 500;          // held-out problems evaluated (0 = all of a file)
   int64_t max_prompt_tokens = 512;     // prompts longer than this are dropped at load (with a count)
   int64_t train_size = 5000;           // arithmetic: problems in the training pool
   int64_t rl_subset = 0;               // RL prompts from the first N training problems only (0 = all); the warm start still sees the whole pool
@@ -125,11 +125,11 @@ struct SamplingSection {
 
 // Section `trainer`.
 struct TrainerSection {
-  int64_t steps = 300;                 // optimizer steps (one rollout batch each)
-  int64_t prompts_per_step = 32;       // prompts sampled per step
+  int64_t steps = 250;                 // optimizer steps (one rollout batch each)
+  int64_t prompts_per_step = 64;       // prompts sampled per step
   int64_t group_size = 8;              // G rollouts per prompt
   int64_t micro_batch_size = 64;       // rollouts per forward/backward (prompts*G must be a multiple)
-  double lr = 1.5e-4;                  // peak AdamW learning rate
+  double lr = 3e-4;                    // peak AdamW learning rate
   double warmup_ratio = 0.05;          // share of steps with linear warmup (0 = none)
   std::string schedule = "constant";   // cosine | constant (after warmup)
   double weight_decay = 0.01;          // AdamW decoupled weight decay (0 = off)
