@@ -1,4 +1,5 @@
-// `popo compare [--config FILE] [--methods popo,grpo,psr,raft] [--out DIR] [key=value ...]`:
+// `popo compare [--config FILE] [--methods popo,grpo,psr,raft] [--pass-k 8] [--out DIR]
+// [key=value ...]`:
 // trains each method on the same task, seed and budget, one after the other, then writes one
 // markdown table (held-out accuracy at start / end / best, pass@k, wall time, mean update and
 // rollout time per step) and one SVG with the learning curves of every method.
@@ -30,6 +31,7 @@ struct CompareCliOptions {
   std::string config;
   std::string methods = "popo,grpo,psr,raft";
   std::string out;
+  int64_t pass_k = 8;  // samples per held-out problem at each method's final eval
   std::vector<std::string> overrides;
 };
 
@@ -46,6 +48,8 @@ std::vector<std::string> split_list(const std::string& s) {
 void run_compare(const CompareCliOptions& o) {
   RunConfig base = default_run_config();
   if (!o.config.empty()) load_yaml_file(o.config, base);
+  POPO_CHECK(o.pass_k >= 1, "--pass-k: must be >= 1, got ", o.pass_k);
+  base.trainer.eval_samples = o.pass_k;  // a trainer.eval_samples override below still wins
   apply_overrides(base, o.overrides);
   const std::vector<std::string> methods = split_list(o.methods);
   POPO_CHECK(!methods.empty(), "--methods: empty list");
@@ -102,6 +106,9 @@ const CommandRegistrar kRegistrar(
                                               "psr, raft, rloo, ...")
           ->capture_default_str();
       app.add_option("--out", o->out, "output folder (default: <run.dir>/compare-<time>)");
+      app.add_option("--pass-k", o->pass_k, "k sampled answers per held-out problem at the final "
+                                            "eval, for the pass@k column (1 = greedy only)")
+          ->capture_default_str();
       app.add_option("overrides", o->overrides, "config overrides key=value for every method");
       app.callback([o] { run_compare(*o); });
     });

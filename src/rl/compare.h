@@ -17,9 +17,10 @@ struct CompareEntry {
   TrainResult result;
 };
 
-// Returns the overrides that turn the default config into method's config: "popo"
-// (popo.entropy_on=all, POPO.md's default), "popo-positives" (popo.entropy_on=positives, the demo), "grpo", "psr", "raft", "rloo", "nsr",
-// "w_reinforce". Throws popo::Error listing the known names otherwise.
+// Returns the overrides that turn the default config into method's config: "popo" (the
+// config's own POPO options; the demo's entropy_on=positives), "popo-all" (entropy_on=all,
+// POPO.md's default), "popo-positives", "grpo", "psr", "raft", "rloo", "nsr", "w_reinforce".
+// Throws popo::Error listing the known names otherwise.
 std::vector<std::string> compare_method_overrides(const std::string& method);
 
 // Returns the known method names of compare_method_overrides.

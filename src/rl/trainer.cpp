@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <ctime>
 #include <filesystem>
 #include <memory>
@@ -275,10 +276,13 @@ void Trainer::evaluate(int64_t step, bool final_eval, nlohmann::json* row) {
   last_eval_step_ = step;
   if (dist_) dist_->barrier();
   if (opts_.log_info) {
+    char pass[64] = "";
+    if (r.k > 1) {
+      std::snprintf(pass, sizeof(pass), ", pass@%lld %.1f%%", static_cast<long long>(r.k),
+                    100 * r.pass_at_k);
+    }
     LOG_INFO("step ", step, ": held-out greedy accuracy ", 100 * r.accuracy, "% (", r.num_problems,
-             " problems", r.k > 1 ? ", pass@" + std::to_string(r.k) + " " +
-                                        std::to_string(100 * r.pass_at_k) + "%" : std::string(),
-             ", ", r.seconds, " s)");
+             " problems", pass, ", ", r.seconds, " s)");
   }
 }
 

@@ -133,6 +133,41 @@ TEST(RunConfig, ConfigFilesMatchBuiltInDefaultsAndCompareMethods) {
   }
 }
 
+TEST(Compare, TableRowsAndUpdateTimeAgainstGrpo) {
+  auto entry = [](const std::string& method, double update_s, int64_t k) {
+    CompareEntry e{method, default_run_config(), TrainResult{}};
+    apply_overrides(e.config, compare_method_overrides(method));
+    e.result.base_heldout = 0.372;
+    e.result.final_heldout = 0.554;
+    e.result.best_heldout = 0.56;
+    e.result.final_pass_at_k = 0.75;
+    e.result.pass_k = k;
+    e.result.steps_done = 250;
+    e.result.wall_seconds = 480.4;
+    e.result.mean_update_seconds = update_s;
+    e.result.mean_rollout_seconds = 0.9;
+    return e;
+  };
+  // POPO's update 0.8 s against GRPO's 2.0 s: 0.8 / 2.0 - 1 = -60%.
+  const std::string md = compare_table_markdown(
+      {entry("popo", 0.8, 8), entry("grpo", 2.0, 8), entry("raft", 0.5, 1)});
+  EXPECT_NE(md.find("| pass@8 end |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| popo | popo (entropy_on=positives) | 37.2% | 55.4% | 56.0% | 75.0% | 250 | "
+                    "480 | 0.800 | 0.900 | -60% |"),
+            std::string::npos)
+      << md;
+  EXPECT_NE(md.find("| grpo | grpo | 37.2% | 55.4% | 56.0% | 75.0% | 250 | 480 | 2.000 | 0.900 | +0% |"),
+            std::string::npos)
+      << md;
+  // A run evaluated greedily only has no pass@k; RAFT's update 0.5 / 2.0 - 1 = -75%.
+  EXPECT_NE(md.find("| raft | raft | 37.2% | 55.4% | 56.0% | - | 250 | 480 | 0.500 | 0.900 | -75% |"),
+            std::string::npos)
+      << md;
+  // Without GRPO there is no relative column.
+  EXPECT_EQ(compare_table_markdown({entry("popo", 0.8, 8)}).find("vs GRPO"), std::string::npos);
+  EXPECT_THROW(compare_method_overrides("ppo"), Error);
+}
+
 // ---- data cursor ------------------------------------------------------------------------------
 
 TEST(DataCursor, VisitsEachProblemOncePerEpochAndResumesTheSameSequence) {
