@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -292,8 +293,11 @@ TEST(Trainer, ShortDemoRaisesTheReward) {
 
   // The final held-out table: one row per problem with its text and gold answer, each verdict
   // re-derivable from the row alone, and the share of correct rows equal to the logged accuracy.
-  std::ifstream in(r.run_dir + "/eval/eval_step-000030.jsonl");
-  ASSERT_TRUE(in.good());
+  char eval_name[64];
+  std::snprintf(eval_name, sizeof(eval_name), "/eval/eval_step-%06lld.jsonl",
+                static_cast<long long>(cfg.trainer.steps));
+  std::ifstream in(r.run_dir + eval_name);
+  ASSERT_TRUE(in.good()) << r.run_dir + eval_name;
   int64_t rows = 0, correct = 0;
   for (std::string line; std::getline(in, line);) {
     const auto j = nlohmann::json::parse(line);
@@ -305,10 +309,10 @@ TEST(Trainer, ShortDemoRaisesTheReward) {
         << problem;
     correct += j.at("correct").get<bool>() ? 1 : 0;
   }
-  EXPECT_EQ(rows, 40);
+  EXPECT_EQ(rows, cfg.data.heldout_size);
   const auto acc = metric_column(r.run_dir, "heldout/accuracy");
   ASSERT_FALSE(acc.empty());
-  EXPECT_NEAR(acc.back(), static_cast<double>(correct) / 40, 1e-9);
+  EXPECT_NEAR(acc.back(), static_cast<double>(correct) / static_cast<double>(rows), 1e-9);
 }
 
 // Returns every tensor of the policy, siamese and optimizer of a checkpoint.
