@@ -5,6 +5,8 @@
 #include <cstdlib>
 #include <string>
 
+#include "core/build_paths.h"
+
 namespace popo::test {
 
 // Returns the fixtures folder (../shared/fixtures unless POPO_FIXTURES_DIR is set).

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/io.h"
+#include "core/build_paths.h"
 
 namespace popo {
 namespace {

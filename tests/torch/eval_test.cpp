@@ -21,6 +21,7 @@
 #include "tokenizer/chat_template.h"
 #include "tokenizer/tokenizer.h"
 #include "torch_test_util.h"
+#include "core/build_paths.h"
 
 namespace popo {
 namespace {

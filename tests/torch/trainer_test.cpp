@@ -29,6 +29,7 @@
 #include "rl/train_data.h"
 #include "rl/trainer.h"
 #include "test_util.h"
+#include "core/build_paths.h"
 
 namespace fs = std::filesystem;
 
