@@ -35,12 +35,17 @@ TEST(Verify, VerdictsAndRules) {
   EXPECT_EQ(r.verdict, Verdict::kNoAnswer);
   EXPECT_STREQ(verdict_name(r.verdict), "no_answer");
 
-  VerifyOptions gsm;
-  gsm.allow_last_number = true;
-  r = verify("She has 3 + 4 = 7 apples.", "7", gsm);
+  // math_verify (the default) reads the last number; boxed grading does not, unless asked to.
+  r = verify("She has 3 + 4 = 7 apples.", "7");
   EXPECT_EQ(r.verdict, Verdict::kCorrect);
   EXPECT_EQ(r.extracted.rule, ExtractRule::kLastNumber);
-  EXPECT_EQ(verify("She has 3 + 4 = 7 apples.", "7").verdict, Verdict::kNoAnswer);
+  VerifyOptions boxed;
+  boxed.extraction = ExtractMode::kBoxed;
+  r = verify("She has 3 + 4 = 7 apples.", "7", boxed);
+  EXPECT_EQ(r.verdict, Verdict::kNoAnswer);
+  EXPECT_NE(r.reason.find("boxed"), std::string::npos) << r.reason;
+  boxed.allow_last_number = true;
+  EXPECT_EQ(verify("She has 3 + 4 = 7 apples.", "7", boxed).verdict, Verdict::kCorrect);
 }
 
 // Each pathological input finishes quickly, says "not equal" and gives a reason.
@@ -151,11 +156,17 @@ TEST(Verify, RandomTokenSoupIsReflexiveAndBounded) {
     int len = 1 + static_cast<int>(next() % 12);
     for (int k = 0; k < len; ++k) s += tokens[next() % n_tokens];
     Equivalence e = compare_answers(s, s, {});
-    if (!normalize_answer(s).empty()) EXPECT_TRUE(e.equal) << "[" << s << "] " << e.reason;
+    if (!normalize_answer(s).empty()) {
+      EXPECT_TRUE(e.equal) << "[" << s << "] " << e.reason;
+    }
     std::string other;
     for (int k = 0; k < len; ++k) other += tokens[next() % n_tokens];
     (void)verify("\\boxed{" + other + "}", s);
-    (void)verify(other, s, VerifyOptions{/*allow_last_number=*/true});
+    VerifyOptions boxed_last;
+    boxed_last.extraction = ExtractMode::kBoxed;
+    boxed_last.allow_last_number = true;
+    (void)verify(other, s, boxed_last);
+    (void)verify(other, s);
   }
   EXPECT_LT(seconds_since(t0), 8.0);
 }
