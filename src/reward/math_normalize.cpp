@@ -181,6 +181,14 @@ std::string fix_bare_args(const std::string& s) {
         inserts.push_back({j, '{'});
         inserts.push_back({k, '}'});
         j = k;
+      } else if (frac && a == 1 && is_digit(s[j]) && j == i + 6 && is_digit(s[i + 5])) {
+        // Math-Verify: the second bare argument of \frac takes the rest of the digit run
+        // ("\frac123" = 1/23).
+        size_t k = j;
+        while (k < s.size() && is_digit(s[k])) ++k;
+        inserts.push_back({j, '{'});
+        inserts.push_back({k, '}'});
+        j = k;
       } else if (is_digit(s[j]) || is_alpha(s[j])) {
         inserts.push_back({j, '{'});
         inserts.push_back({j + 1, '}'});

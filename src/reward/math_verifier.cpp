@@ -7,6 +7,7 @@
 #include <optional>
 #include <vector>
 
+#include "core/strings.h"
 #include "reward/latex_expr.h"
 #include "reward/math_normalize.h"
 
@@ -385,8 +386,10 @@ bool split_relation(const std::string& s, Relation* r) {
   }
   if (r->ops.empty()) return false;
   r->sides.push_back(s.substr(start));
-  for (const auto& side : r->sides)
+  for (auto& side : r->sides) {
+    side = trim(side);
     if (side.empty()) return false;
+  }
   return true;
 }
 
