@@ -173,3 +173,73 @@ TEST(Verify, RandomTokenSoupIsReflexiveAndBounded) {
 
 }  // namespace
 }  // namespace popo
+
+namespace popo {
+namespace {
+
+// Bad input (issue #18): each case gets a verdict with a reason within the deadline.
+struct BadInput {
+  const char* name;
+  std::string response;
+};
+
+std::vector<BadInput> bad_inputs() {
+  std::string mb;  // 1 MB of prose and half-open math, the answer at the very end
+  while (mb.size() < (1u << 20) - 200) mb += "so $x = \\frac{1}{2} answer: ( \\boxed{ 1, 2 or ";
+  mb += "\\boxed{7}";
+  std::string braces = "\\boxed{" + std::string(10000, '{') + "7" + std::string(10000, '}') + "}";
+  std::string invalid_utf8 = "The answer is \\boxed{7\xff\xfe\x80}";
+  std::string nul = std::string("The answer is \\boxed{7") + '\0' + "}";
+  return {{"1 MB response", mb},
+          {"10,000 nested braces", braces},
+          {"power tower", "\\boxed{10^{10^{10^{10}}}}"},
+          {"invalid UTF-8", invalid_utf8},
+          {"NUL byte", nul}};
+}
+
+TEST(VerifyBadInput, EachGetsAVerdictWithAReasonInTime) {
+  for (const std::string gold : {"7", "8"}) {
+    for (const auto& b : bad_inputs()) {
+      for (ExtractMode mode : {ExtractMode::kMathVerify, ExtractMode::kBoxed}) {
+        VerifyOptions opt;
+        opt.extraction = mode;
+        auto t0 = Clock::now();
+        VerifyResult r = verify(b.response, gold, opt);
+        double s = seconds_since(t0);
+        EXPECT_LT(s, 0.001 * opt.max_ms + 0.5) << b.name;
+        if (r.verdict != Verdict::kCorrect) EXPECT_FALSE(r.reason.empty()) << b.name;
+        // None of them is the gold 8, so none may score.
+        if (gold == "8") EXPECT_NE(r.verdict, Verdict::kCorrect) << b.name;
+      }
+    }
+  }
+}
+
+TEST(VerifyBadInput, OneMegabyteResponseIsReadToTheEnd) {
+  VerifyResult r = verify(bad_inputs()[0].response, "7");
+  EXPECT_EQ(r.verdict, Verdict::kCorrect) << r.extracted.answer.substr(0, 80) << " " << r.reason;
+}
+
+TEST(VerifyBadInput, TenThousandNestedBracesAreRefusedNotRecursed) {
+  VerifyResult r = verify(bad_inputs()[1].response, "7");
+  EXPECT_EQ(r.verdict, Verdict::kIncorrect);
+  EXPECT_NE(r.reason.find("cap"), std::string::npos) << r.reason;  // a length or nesting cap
+}
+
+TEST(VerifyBadInput, PowerTowerIsRefusedNotEvaluated) {
+  VerifyResult r = verify(bad_inputs()[2].response, "7");
+  EXPECT_EQ(r.verdict, Verdict::kIncorrect);
+  EXPECT_NE(r.reason.find("exponent"), std::string::npos) << r.reason;
+}
+
+TEST(VerifyBadInput, InvalidUtf8AndNulAreIncorrectWithAReason) {
+  for (size_t k : {3u, 4u}) {
+    const BadInput b = bad_inputs()[k];
+    VerifyResult r = verify(b.response, "7");
+    EXPECT_EQ(r.verdict, Verdict::kIncorrect) << b.name << ": " << r.extracted.answer;
+    EXPECT_FALSE(r.reason.empty()) << b.name;
+  }
+}
+
+}  // namespace
+}  // namespace popo
