@@ -1,5 +1,6 @@
-# Writes tests/data/verifier_hedging.jsonl: responses that offer several candidates for one
-# answer; each must score 0. "control" (where given) is the same response offering only the gold.
+# Writes tests/data/verifier_hedging.jsonl (run from the repository root): responses that offer
+# several candidates for one answer; each must score 0. "control" (where given) is the same
+# response offering only the gold, which must score 1. The JSONL is the test input.
 import json
 rows = []
 def add(kind, gold, response, control=None):

@@ -1,7 +1,7 @@
-# Writes tests/data/verifier_table.jsonl: hand-written (gold, response, expected) cases by rule.
-# Expected: c = correct, i = incorrect, n = no_answer. Each expectation is what Math-Verify 0.9.0
-# does per ../shared/docs/VERIFIER.md, or the deliberate difference named in docs/VERIFIER.md
-# (marked "diff:" in the note).
+# Writes tests/data/verifier_table.jsonl (run from the repository root): hand-written (gold, response,
+# expected) cases by rule. Expected: c = correct, i = incorrect, n = no_answer. Each expectation is
+# what Math-Verify 0.9.0 does per ../shared/docs/VERIFIER.md, or the deliberate difference named in
+# docs/VERIFIER.md (marked "diff:" in the note). The JSONL is the test input; this script documents it.
 import json
 C, I, N = "correct", "incorrect", "no_answer"
 rows = []
@@ -87,7 +87,7 @@ add("extract_latex_env", [
     ("5", "x is $3$ and then y is \\(5\\)", C, "last environment"),
     ("3", "x is $3$ and then y is \\(5\\)", I),
     ("1, 2, 3", "$1$, $2$, and $3$", C, "diff: ', and' joins environments"),
-    ("3", "$1$, $2$, and $3$", I),
+    ("3", "$1$, $2$, and $3$", I, "diff: ', and' joins environments"),
     ("1, 2", "$1$ or $2$", C),
     ("2", "$1$ or $2$", I),
     ("\\frac{3}{7}", "the probability is \\frac{3}{7}", C, "bare \\frac{n}{m}"),
@@ -141,7 +141,7 @@ add("norm_thousands", [
     ("11111100", "\\boxed{11,\\! 111,\\! 100}", C),
     ("1111110", "\\boxed{11,\\! 111,\\! 100}", I),
     ("1000", "$1\\,000$", C, "diff: thin space is a thousands separator"),
-    ("0", "$1\\,000$", I, "diff: MV reads 0"),
+    ("0", "$1\\,000$", I, "diff: thin space is a thousands separator (MV reads 0)"),
     ("1000000", "The total is 1 000 000 dollars", C),
     ("1000", "The total is 1 000 000 dollars", I),
     ("1234.5", "\\boxed{1,234.5}", C),
@@ -152,7 +152,7 @@ add("norm_spacing", [
     ("3\\sqrt{2}", "\\boxed{2\\!\\sqrt{3}}", I),
     ("x+1", "\\boxed{x\\,+\\,1}", C),
     ("x-1", "\\boxed{x\\,+\\,1}", I),
-    ("10", "\\boxed{10~}", C),
+    ("10", "\\boxed{10~}", C, "diff: ~ is spacing"),
     ("100", "\\boxed{10~}", I),
     ("5", "\\boxed{\\quad 5 \\;}", C),
     ("6", "\\boxed{\\quad 5 \\;}", I),
@@ -240,7 +240,7 @@ add("norm_frac_sqrt", [
     ("2\\sqrt{2}", "\\boxed{2\\sqrt2}", C),
     ("\\frac{5}{2}", "\\boxed{2\\frac12}", C, "mixed number"),
     ("1", "\\boxed{2\\frac12}", I),
-    ("\\frac{\\pi}{2}", "\\boxed{\\frac\\pi2}", C),
+    ("\\frac{\\pi}{2}", "\\boxed{\\frac\\pi2}", C, "diff: \\frac with command arguments"),
     ("\\frac{\\sqrt{3}}{2}", "\\boxed{\\frac{\\sqrt3}2}", C),
     ("\\frac{\\sqrt{2}}{2}", "\\boxed{\\frac{\\sqrt3}2}", I),
 ])
@@ -253,7 +253,7 @@ add("norm_left_right", [
     ("\\{1, 3\\}", "\\boxed{\\left\\{ 1, 2 \\right\\}}", I),
     ("|x-1|", "\\boxed{\\left| x - 1 \\right|}", C),
     ("|x+1|", "\\boxed{\\left| x - 1 \\right|}", I),
-    ("(1,2)", "\\boxed{\\bigl(1,2\\bigr)}", C),
+    ("(1,2)", "\\boxed{\\bigl(1,2\\bigr)}", C, "diff: \\big sizing dropped"),
     ("(1,3)", "\\boxed{\\bigl(1,2\\bigr)}", I),
 ])
 add("cmp_numeric_rounding", [
@@ -317,11 +317,11 @@ add("cmp_interval", [
     ("[2, 5)", "\\boxed{(2,5)}", I),
     ("(-\\infty, 3) \\cup (5, \\infty)", "\\boxed{(5,\\infty)\\cup(-\\infty,3)}", C),
     ("(-\\infty, 3) \\cup (5, \\infty)", "\\boxed{(-\\infty,3)\\cup[5,\\infty)}", I),
-    ("[-2, 7]", "\\boxed{-2 \\le x \\le 7}", C),
+    ("[-2, 7]", "\\boxed{-2 \\le x \\le 7}", C, "diff: predicted relation as interval"),
     ("[-2, 7]", "\\boxed{-2 < x \\le 7}", I),
-    ("(3, \\infty)", "\\boxed{x > 3}", C),
+    ("(3, \\infty)", "\\boxed{x > 3}", C, "diff: predicted relation as interval"),
     ("(3, \\infty)", "\\boxed{x \\geq 3}", I),
-    ("(-\\infty, 0]", "\\boxed{x \\leq 0}", C),
+    ("(-\\infty, 0]", "\\boxed{x \\leq 0}", C, "diff: predicted relation as interval"),
     ("(-\\infty, 0]", "\\boxed{x < 0}", I),
 ])
 add("cmp_matrix", [
@@ -358,7 +358,7 @@ add("cmp_infinity", [
     ("\\infty", "The limit is $\\infty$.", C),
     ("\\infty", "The limit is infinity.", N, "no number or environment to read"),
     ("\\infty", "The limit is 0.", I),
-    ("(1, \\infty)", "\\boxed{(1, ∞)}", C),
+    ("(1, \\infty)", "\\boxed{(1, ∞)}", C, "diff: Unicode math symbols"),
     ("(1, \\infty)", "\\boxed{(2, ∞)}", I),
 ])
 add("cmp_complex", [
@@ -369,7 +369,7 @@ add("cmp_complex", [
     ("1", "\\boxed{i^2}", I),
     ("\\frac{1}{2}+\\frac{\\sqrt{3}}{2}i", "\\boxed{\\frac{1+i\\sqrt{3}}{2}}", C),
     ("\\frac{1}{2}+\\frac{\\sqrt{3}}{2}i", "\\boxed{\\frac{1-i\\sqrt{3}}{2}}", I),
-    ("5", "\\boxed{|3+4i|}", C),
+    ("5", "\\boxed{|3+4i|}", C, "diff: i is the imaginary unit"),
     ("7", "\\boxed{|3+4i|}", I),
 ])
 add("mode_boxed", [
@@ -383,7 +383,7 @@ add("mode_boxed", [
     ("2", "\\fbox{2}", C),
 ], extraction="boxed")
 add("bad_input", [
-    ("7", "\\boxed{" + "{" * 40 + "7" + "}" * 40 + "}", C, "deep braces are fine"),
+    ("7", "\\boxed{" + "{" * 40 + "7" + "}" * 40 + "}", C, "diff: nesting within popo's caps is parsed (MV times out)"),
     ("7", "\\boxed{7}\u0000 trailing NUL", C),
     ("7", "\\boxed{10^{10^{10^{10}}}}", I),
 ])
