@@ -334,47 +334,54 @@ bool expr_char(char c) {
 
 // Returns the end of an arithmetic expression with at least one operator at s[i] ("2 + 3",
 // "(4-1)*2", "12/5"), or npos. It must be followed by . , : whitespace ) $ or the end.
-size_t expression_at(const std::string& s, size_t i) {
+size_t expression_at(const std::string& s, size_t i, const std::vector<size_t>& next_op) {
   size_t j = i;
   if (j < s.size() && s[j] == '-') ++j;
   if (j < s.size() && s[j] == '(') ++j;
   if (j < s.size() && s[j] == '-') ++j;
   if (j >= s.size() || !is_digit(s[j])) return kNpos;
+  if (next_op[std::min(j + 1, s.size())] >= std::min(s.size(), i + 400)) return kNpos;
   size_t g = j;
   while (g < s.size() && g - i < 400 &&
          (expr_char(s[g]) || starts_at(s, g, "\u00d7") || starts_at(s, g, "\u00f7"))) {
     g += (static_cast<unsigned char>(s[g]) >= 0x80) ? 2 : 1;
   }
   g = std::min(g, s.size());
-  for (size_t e = g; e > j; --e) {
-    char last = s[e - 1];
-    if (!is_digit(last) && last != ')') continue;
+  if (next_op[std::min(j + 1, s.size())] >= g) return kNpos;  // no operator in the window
+  // One forward pass: the last end that closes on a digit or ')', is followed by an allowed
+  // character, has an operator before it and balanced parentheses from i.
+  int depth = 0;
+  for (size_t k = i; k < j; ++k) depth += s[k] == '(' ? 1 : 0;
+  bool op = false;
+  size_t best = kNpos;
+  for (size_t k = j; k < g; ++k) {
+    char c = s[k];
+    if (c == '(') ++depth;
+    if (c == ')' && --depth < 0) break;
+    op = op || c == '+' || c == '*' || c == '/' || c == '^' || (c == '-' && k > j) ||
+         static_cast<unsigned char>(c) == 0xc3;  // × ÷ (UTF-8 lead byte)
+    if (!op || depth != 0 || !(is_digit(c) || c == ')')) continue;
+    size_t e = k + 1;
     bool follow_ok = e == s.size() || s[e] == '.' || s[e] == ',' || s[e] == ':' ||
                      is_space(s[e]) || s[e] == ')' || s[e] == '$';
-    if (!follow_ok) continue;
-    bool op = false;
-    for (size_t k = j; k < e && !op; ++k) {
-      char c = s[k];
-      op = c == '+' || c == '*' || c == '/' || c == '^' || (c == '-' && k > j) ||
-           static_cast<unsigned char>(c) == 0xc3;  // × ÷ (UTF-8 lead byte)
-    }
-    if (!op) return kNpos;
-    // Parentheses must balance, or the expression is a fragment of a tuple.
-    int depth = 0;
-    bool ok = true;
-    for (size_t k = i; k < e && ok; ++k) {
-      if (s[k] == '(') ++depth;
-      if (s[k] == ')') ok = --depth >= 0;
-    }
-    if (ok && depth == 0) return e;
+    if (follow_ok) best = e;
   }
-  return kNpos;
+  return best;
 }
 
 // Every plain number / expression of the text, left to right, non-overlapping. A match must
 // start the text or follow whitespace, '=' or ':', then optional "**" and a currency sign.
 std::vector<Cand> plain_matches(const std::string& s) {
   std::vector<Cand> out;
+  // next_op[k]: the first operator character at or after k (a text without one costs O(1) per
+  // number instead of a scan of the expression window).
+  std::vector<size_t> next_op(s.size() + 1, s.size());
+  for (size_t k = s.size(); k > 0; --k) {
+    char c = s[k - 1];
+    bool op = c == '+' || c == '-' || c == '*' || c == '/' || c == '^' ||
+              static_cast<unsigned char>(c) == 0xc3;
+    next_op[k - 1] = op ? k - 1 : next_op[k];
+  }
   size_t i = 0;
   while (i < s.size()) {
     bool ctx = i == 0 || is_space(s[i - 1]) || s[i - 1] == '=' || s[i - 1] == ':';
@@ -392,7 +399,7 @@ std::vector<Cand> plain_matches(const std::string& s) {
       continue;
     }
     std::string value;
-    size_t e = expression_at(s, j);
+    size_t e = expression_at(s, j, next_op);
     if (e != kNpos) {
       value = s.substr(j, e - j);
     } else {
