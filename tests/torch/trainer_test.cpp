@@ -326,7 +326,7 @@ TEST(Trainer, ShortDemoRaisesTheReward) {
     const std::string problem = j.at("problem"), answer = j.at("answer");
     EXPECT_EQ(problem.rfind("Compute ", 0), 0u) << problem;
     EXPECT_EQ(j.at("correct").get<bool>(),
-              math_reward(j.at("response").get<std::string>(), answer, {}) > 0)
+              math_reward(j.at("response").get<std::string>(), answer, cfg.reward.verify_options()) > 0)
         << problem;
     correct += j.at("correct").get<bool>() ? 1 : 0;
   }
