@@ -131,6 +131,10 @@ TEMPLATES = [
     "Therefore the result is\n\\[ {a} \\]",
     "Final Answer: $ {a} $",
     "We conclude that $x = {a}$.",
+    "The answer is {a}.",
+    "**Answer:** {a}",
+    "Thus, the answer is: ${a}$",
+    "We get {a}. Then after review the answer is {a}.",
 ]
 
 
