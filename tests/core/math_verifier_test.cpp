@@ -210,9 +210,13 @@ TEST(VerifyBadInput, EachGetsAVerdictWithAReasonInTime) {
         VerifyResult r = verify(b.response, gold, opt);
         double s = seconds_since(t0);
         EXPECT_LT(s, 0.001 * opt.max_ms + 0.5) << b.name;
-        if (r.verdict != Verdict::kCorrect) EXPECT_FALSE(r.reason.empty()) << b.name;
+        if (r.verdict != Verdict::kCorrect) {
+          EXPECT_FALSE(r.reason.empty()) << b.name;
+        }
         // None of them is the gold 8, so none may score.
-        if (gold == "8") EXPECT_NE(r.verdict, Verdict::kCorrect) << b.name;
+        if (gold == "8") {
+          EXPECT_NE(r.verdict, Verdict::kCorrect) << b.name;
+        }
       }
     }
   }
