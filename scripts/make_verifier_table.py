@@ -290,6 +290,9 @@ add("cmp_symbolic", [
     ("\\frac{x}{2}+1", "\\boxed{\\frac{x+2}{2}}", C),
     ("\\frac{x}{2}+1", "\\boxed{\\frac{x+1}{2}}", I),
     ("A", "\\boxed{a}", C, "letters lowercased"),
+    ("10", "\\boxed{\\binom{5}{2}}", C),
+    ("\\binom{5}{2}", "\\boxed{20}", I),
+    ("0.001", "\\boxed{1e-3}", C, "diff: scientific e-notation"),
 ])
 add("cmp_tuple_set", [
     ("(1,2)", "$1,2$", C, "written list keeps its order"),

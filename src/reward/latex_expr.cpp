@@ -101,7 +101,8 @@ class Parser {
     if (is_digit(c) || c == '.' || is_alpha(c) || c == '(' || c == '{') return true;
     if (c == '\\') {
       std::string cmd = peek_command();
-      return cmd == "frac" || cmd == "sqrt" || cmd == "pi" || is_function(cmd);
+      return cmd == "frac" || cmd == "sqrt" || cmd == "pi" || cmd == "binom" || cmd == "dbinom" ||
+             cmd == "tbinom" || is_function(cmd);
     }
     return false;
   }
@@ -383,6 +384,16 @@ class Parser {
         return GiNaC::sqrt(group_arg());
       }
       if (cmd == "pi") return GiNaC::Pi;
+      if (cmd == "binom" || cmd == "dbinom" || cmd == "tbinom") {  // C(n, k) of integers only
+        GiNaC::ex n = group_arg();
+        GiNaC::ex k = group_arg();
+        if (!GiNaC::is_a<GiNaC::numeric>(n) || !GiNaC::is_a<GiNaC::numeric>(k) ||
+            !GiNaC::ex_to<GiNaC::numeric>(n).is_nonneg_integer() ||
+            !GiNaC::ex_to<GiNaC::numeric>(k).is_nonneg_integer() ||
+            GiNaC::ex_to<GiNaC::numeric>(n) > GiNaC::numeric(2000))
+          throw Refusal("\\binom of non-integers or beyond 2000");
+        return GiNaC::binomial(GiNaC::ex_to<GiNaC::numeric>(n), GiNaC::ex_to<GiNaC::numeric>(k));
+      }
       if (is_function(cmd)) return function(cmd);
       throw Refusal("unsupported command \\" + cmd);
     }

@@ -2,11 +2,11 @@
 // symbolic / numeric comparisons built on it. Subset: numbers (exact rationals, 4.5e33), single
 // letter variables with subscripts, + - * / ^, \cdot \times \div, implicit multiplication (2x,
 // 2\sqrt{3}, x(x+1)), \frac \sqrt \sqrt[n], \pi, e, i, |x|, n!, \sin \cos \tan \cot \sec \csc,
-// \arcsin \arccos \arctan, \ln \log \log_b \exp. It never calls GiNaC's string parser. Anything
-// outside the subset, deeper than the nesting cap, with an integer exponent beyond the caps, or
-// bigger than the node cap, is refused with a reason instead of evaluated. GiNaC is not
-// reentrant, so every entry point holds one process-wide mutex. The GiNaC type stays out of
-// this header so callers do not pay for <ginac/ginac.h>.
+// \arcsin \arccos \arctan, \ln \log \log_b \exp, \binom{n}{k}. It never calls GiNaC's string
+// parser. Anything outside the subset, deeper than the nesting cap, with an integer exponent
+// beyond the caps, or bigger than the node cap, is refused with a reason instead of evaluated.
+// GiNaC is not reentrant, so every entry point holds one process-wide mutex. The GiNaC type stays
+// out of this header so callers do not pay for <ginac/ginac.h>.
 #pragma once
 
 #include <chrono>

@@ -50,7 +50,7 @@ DIFFERENCES = [
     ("D12 relations", lambda g, r: _any(r"<|>|\\le|\\ge|\\lt|\\gt", r) and g.strip()[:1] in "([$"),
     ("D13 equations", lambda g, r: "=" in g and "=" in r),
     ("D14 imaginary unit", lambda g, r: _any(r"(?<![a-zA-Z\\])i(?![a-zA-Z])", g, r)),
-    ("D15 LaTeX leniency", lambda g, r: _any(r"\\frac\\|\\[bB]ig|[∞π√×÷≤≥≠−·]", g, r)),
+    ("D15 LaTeX leniency", lambda g, r: _any(r"\\frac\\|\\[bB]ig|[∞π√×÷≤≥≠−·]|\de-?\d", g, r)),
     ("D16 nesting", lambda g, r: "{{{{" in r),
     ("D17 set order", lambda g, r: "\\{" in g + r),
     ("D18 GSM8K", lambda g, r: False),  # only with --last-number, not used here
