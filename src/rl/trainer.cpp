@@ -250,6 +250,7 @@ void Trainer::evaluate(int64_t step, bool final_eval, nlohmann::json* row) {
     return;
   }
   HeldoutOptions ho;
+  ho.verify = cfg_.reward.verify_options();
   ho.max_new_tokens = cfg_.sampling.max_new_tokens;
   ho.eos_token_ids = eos_ids_;
   ho.stop_strings = cfg_.sampling.stop_strings;
@@ -369,8 +370,9 @@ TrainResult Trainer::run() {
     std::vector<int64_t> lengths;
     std::vector<std::string> texts = decode_responses(batch, tok_, &lengths);
     std::vector<float> rewards_v(Pl * G);
+    const VerifyOptions reward_opt = cfg_.reward.verify_options();  // reward.extraction
     for (int64_t i = 0; i < Pl * G; ++i) {
-      rewards_v[i] = static_cast<float>(math_reward(texts[i], train_[idx[p0 + i / G]].answer, {}));
+      rewards_v[i] = static_cast<float>(math_reward(texts[i], train_[idx[p0 + i / G]].answer, reward_opt));
     }
     auto rewards = torch::tensor(rewards_v, torch::kFloat);  // (N)
     const double t_reward = seconds_since(t_phase);
