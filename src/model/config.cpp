@@ -177,6 +177,7 @@ int64_t ModelConfig::num_parameters() const {
   const int64_t C = hidden_size, H = num_attention_heads, Hkv = num_key_value_heads, D = head_dim;
   int64_t attn = C * H * D + 2 * C * Hkv * D + H * D * C;
   if (attention_bias) attn += H * D + 2 * Hkv * D;
+  if (has_o_proj_bias()) attn += C;
   if (has_qk_norm()) attn += 2 * D;
   const int64_t mlp = 3 * C * intermediate_size;
   const int64_t layer = attn + mlp + 2 * C;

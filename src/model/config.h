@@ -42,6 +42,8 @@ struct ModelConfig {
   int64_t num_parameters() const;
   // Returns true when the attention has per-head q/k RMSNorm (qwen3).
   bool has_qk_norm() const { return model_type == "qwen3"; }
+  // Llama and Qwen3 give o_proj a bias with attention_bias; Qwen2 biases q/k/v only.
+  bool has_o_proj_bias() const { return attention_bias && model_type != "qwen2"; }
 };
 
 // Returns the model types this program can build ("qwen2", "qwen3", "llama").

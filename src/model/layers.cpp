@@ -71,7 +71,7 @@ AttentionImpl::AttentionImpl(const ModelConfig& cfg, int64_t layer_idx)
   q_proj = register_module("q_proj", torch::nn::Linear(torch::nn::LinearOptions(C, H * D).bias(bias)));
   k_proj = register_module("k_proj", torch::nn::Linear(torch::nn::LinearOptions(C, Hkv * D).bias(bias)));
   v_proj = register_module("v_proj", torch::nn::Linear(torch::nn::LinearOptions(C, Hkv * D).bias(bias)));
-  o_proj = register_module("o_proj", torch::nn::Linear(torch::nn::LinearOptions(H * D, C).bias(false)));
+  o_proj = register_module("o_proj", torch::nn::Linear(torch::nn::LinearOptions(H * D, C).bias(cfg.has_o_proj_bias())));
   if (cfg.has_qk_norm()) {
     q_norm = register_module("q_norm", RMSNorm(D, cfg.rms_norm_eps));
     k_norm = register_module("k_norm", RMSNorm(D, cfg.rms_norm_eps));

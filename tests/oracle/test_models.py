@@ -11,9 +11,11 @@ each model into <model>/popo_saved. Finally transformers loads those copies and 
 original logits bit for bit (the weights are the same numbers).
 
 Tolerances: fp32 logits and log-probs within 1e-4 (absolute); greedy continuations equal. bf16
-checkpoints are compared twice: their fp32 copy at 1e-4 as above, and popo's bf16 forward against
-transformers' bf16 forward within BF16_TOL (absolute, on logits of magnitude ~1) -- the two
-accumulate in different orders, and bf16 keeps 8 bits of mantissa.
+checkpoints are compared twice: their fp32 copy at 1e-4 as above, and popo's bf16 forward pass,
+which must be no more than BF16_FACTOR times as far (max abs over real positions) from the fp32
+logits as transformers' own bf16 forward pass is. Two bf16 implementations round in different
+places, so they are not compared with each other at a fixed tolerance: measured here, they
+differed by up to 0.11 on logits of magnitude ~1 while each stayed as close to fp32 as the other.
 """
 import json
 import os
@@ -26,7 +28,7 @@ import torch
 import transformers
 from safetensors.torch import save_file
 
-BF16_TOL = 5e-2
+BF16_FACTOR = 2.0
 FP32_TOL = 1e-4
 T, B, NEW = 16, 3, 20
 
@@ -119,14 +121,18 @@ def make_reference(model_dir, cfg, dtype, top_level_rope, seed):
         "input_ids": ids, "attention_mask": mask, "logits": logits.contiguous(),
         "token_logprobs": tok.contiguous(), "greedy_prompt": prompt, "greedy_output": greedy,
     }
+    hf_bf16_err = 0.0
     if dtype == "bfloat16":
         lo = transformers.AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.bfloat16).eval()
         with torch.no_grad():
             tensors["logits_bf16"] = lo(input_ids=ids, attention_mask=mask,
                                         position_ids=pos).logits.float().contiguous()
+        real = mask.bool()
+        hf_bf16_err = (tensors["logits_bf16"][real] - logits[real]).abs().max().item()
     save_file(tensors, str(model_dir / "reference.safetensors"))
     (model_dir / "reference.json").write_text(json.dumps({
-        "weights_dtype": dtype, "fp32_tol": FP32_TOL, "bf16_tol": BF16_TOL, "seed": seed,
+        "weights_dtype": dtype, "fp32_tol": FP32_TOL, "bf16_factor": BF16_FACTOR,
+        "hf_bf16_err": hf_bf16_err, "seed": seed,
         "transformers_version": transformers.__version__,
     }, indent=1))
     return logits

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -65,11 +66,15 @@ void check_model(const fs::path& dir) {
   const bool bf16 = meta.at("weights_dtype").get<std::string>() == "bfloat16";
   CausalLM native = bf16 ? load_model(dir.string(), torch::kBFloat16, torch::kCPU) : model;
   if (bf16) {
+    // popo's bf16 forward is no further from the fp32 logits than factor x transformers' bf16 is.
     torch::NoGradGuard no_grad;
     auto logits = native->forward(ids, mask).to(torch::kFloat);  // (B, T, V) computed in bf16
-    EXPECT_TRUE(tensors_close(logits.index({real}), ref.at("logits_bf16").index({real}),
-                              meta.at("bf16_tol").get<double>()))
-        << "bf16 logits";
+    const double popo_err =
+        (logits.index({real}) - ref.at("logits").index({real})).abs().max().item<double>();
+    const double hf_err = meta.at("hf_bf16_err").get<double>();
+    std::printf("%s: bf16 vs fp32 logits, max abs: popo %.4g, transformers %.4g\n",
+                dir.filename().c_str(), popo_err, hf_err);
+    EXPECT_LE(popo_err, meta.at("bf16_factor").get<double>() * hf_err) << "bf16 logits";
   }
   save_model(native, (dir / "popo_saved").string());  // in the checkpoint's own dtype
 }
