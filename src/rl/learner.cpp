@@ -88,13 +88,13 @@ Learner::Learner(CausalLM policy, Predictor predictor, const AlgoConfig& algo,
              algo_.grpo.kl_coef, " > 0 needs a reference network");
   POPO_CHECK(!(algo_.name == "popo" && algo_.popo.sim_coef > 0) || !predictor_.is_empty(),
              "Learner: popo.sim_coef > 0 needs a predictor");
-  POPO_CHECK(cfg_.micro_batch_size >= 1, "Learner: learner.micro_batch_size must be >= 1, got ",
+  POPO_CHECK(cfg_.micro_batch_size >= 1, "config: trainer.micro_batch_size must be >= 1, got ",
              cfg_.micro_batch_size);
   POPO_CHECK(optim_.lr_schedule == "cosine" || optim_.lr_schedule == "constant",
-             "config: optim.lr_schedule must be cosine | constant, got '", optim_.lr_schedule, "'");
+             "config: trainer.schedule must be cosine | constant, got '", optim_.lr_schedule, "'");
   POPO_CHECK(optim_.warmup_ratio >= 0 && optim_.warmup_ratio <= 1,
-             "config: optim.warmup_ratio must be in [0, 1], got ", optim_.warmup_ratio);
-  POPO_CHECK(optim_.total_steps >= 1, "config: optim.total_steps must be >= 1, got ",
+             "config: trainer.warmup_ratio must be in [0, 1], got ", optim_.warmup_ratio);
+  POPO_CHECK(optim_.total_steps >= 1, "config: trainer.steps must be >= 1, got ",
              optim_.total_steps);
   if (!siamese_.is_empty()) siamese_->eval();
   if (!reference_.is_empty()) reference_->eval();
