@@ -2,16 +2,20 @@
 //   popo    - the rollout sampler (src/sampling/generate.cpp): prefill once, KV cache decode
 //   naive   - the same model re-running the full forward pass over all tokens for every new token
 //   python  - bench/python/generate_baseline.py: plain PyTorch (Debian python3-torch) with a KV cache
+//   HF      - bench/python/hf_generate_baseline.py: transformers' model and generate() with its KV
+//             cache, under the oracle environment's Python (--hf-python PATH, or $POPO_ORACLE_PYTHON)
 // plus the memory-bandwidth bound of a decode step (weights + KV cache bytes / measured copy
 // bandwidth) and a GEMM rate, a compaction-vs-skip measurement for finished rows, and a thread
 // table. Weights are random (HF init); popo and python load the same file and must agree on the
 // greedy tokens. popo and python times are the best of 2 runs each (the machine is shared).
-// Prints markdown tables. Usage: bench_generate [--quick] [--no-python]
+// Prints markdown tables. Usage: bench_generate [--quick] [--no-python] [--hf-python PATH]
 #include <torch/torch.h>
 
 #include <dlfcn.h>
+#include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -112,13 +116,14 @@ struct PyResult {
   torch::Tensor tokens;
 };
 
-PyResult run_python(const std::string& model_dir, const std::vector<std::vector<int32_t>>& prompts,
-                    int64_t n_new, int threads, int repeats) {
+// Runs bench/python/<script> under the Python `python` on the saved model and prompts.
+PyResult run_python(const std::string& python, const std::string& script_name, const std::string& model_dir,
+                    const std::vector<std::vector<int32_t>>& prompts, int64_t n_new, int threads, int repeats) {
   const std::string script =
-      (std::filesystem::path(__FILE__).parent_path() / "python" / "generate_baseline.py").string();
+      (std::filesystem::path(__FILE__).parent_path() / "python" / script_name).string();
   const std::string prompts_path = model_dir + "/prompts.json";
   std::ofstream(prompts_path) << nlohmann::json(prompts).dump();
-  const std::string cmd = "OPENBLAS_NUM_THREADS=2 /usr/bin/python3 " + script + " " + model_dir + " " +
+  const std::string cmd = "OPENBLAS_NUM_THREADS=2 " + python + " " + script + " " + model_dir + " " +
                           prompts_path + " " + std::to_string(n_new) + " " + std::to_string(threads) + " " + std::to_string(repeats);
   PyResult r;
   FILE* p = popen(cmd.c_str(), "r");
@@ -160,11 +165,14 @@ struct Case {
 
 int main(int argc, char** argv) {
   bool quick = false, python = true;
+  std::string hf_python = std::getenv("POPO_ORACLE_PYTHON") ? std::getenv("POPO_ORACLE_PYTHON") : "";
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--quick") quick = true;
     if (a == "--no-python") python = false;
+    if (a == "--hf-python" && i + 1 < argc) hf_python = argv[++i];
   }
+  if (!python) hf_python.clear();
   const int intra = 1;  // the default chosen below (thread table)
   torch::set_num_threads(intra);
   set_blas_threads(2);
@@ -184,15 +192,16 @@ int main(int argc, char** argv) {
       {"Qwen2.5-0.5B shape", qwen25_05b_config(), 64, 8, quick ? 2 : 6, false},
   };
   std::printf("| model | batch | prompt+new | popo tok/s | naive (no cache) tok/s | python KV-cache tok/s | popo / python "
-              "| popo decode ms/step | python decode ms/step | bandwidth bound ms/step | popo %% of bound |\n");
-  std::printf("|---|---|---|---|---|---|---|---|---|---|---|\n");
+              "| popo decode ms/step | python decode ms/step | HF generate tok/s | popo / HF | HF decode ms/step "
+              "| bandwidth bound ms/step | popo %% of bound |\n");
+  std::printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
   std::string saved_for;
   popo::CausalLM model{nullptr};
   for (const auto& c : cases) {
     const std::string dir = tmp + "/" + std::to_string(c.cfg.num_parameters());
     if (saved_for != dir) {
       model = popo::make_random_model(c.cfg, /*seed=*/0);
-      if (python) popo::save_model(model, dir);
+      if (python || !hf_python.empty()) popo::save_model(model, dir);
       saved_for = dir;
     }
     auto prompts = random_prompts(c.batch, c.prompt_len, c.cfg.vocab_size, /*seed=*/1);
@@ -219,28 +228,34 @@ int main(int argc, char** argv) {
       std::snprintf(buf, sizeof buf, "%.1f%s", tokens / s, torch::equal(nt, rb.response_ids) ? "" : " (tokens differ!)");
       naive_col = buf;
     }
-    std::string py_col = "n/a", ratio_col = "n/a", py_step = "n/a";
-    if (python) {
-      PyResult pr = run_python(dir, prompts, c.n_new, intra, kRepeats);
-      if (pr.ok) {
-        const double py_s = pr.prefill_s + pr.decode_s;
-        char buf[64];
-        std::snprintf(buf, sizeof buf, "%.1f%s", tokens / py_s, torch::equal(pr.tokens, rb.response_ids) ? "" : " (tokens differ!)");
-        py_col = buf;
-        std::snprintf(buf, sizeof buf, "%.2fx", py_s / popo_s);
-        ratio_col = buf;
-        std::snprintf(buf, sizeof buf, "%.1f", 1e3 * pr.decode_s / std::max<int64_t>(1, c.n_new - 1));
-        py_step = buf;
-      } else {
-        py_col = "failed";
+    // One baseline's three columns: tok/s (with a note when its tokens differ), popo's speed-up, decode ms/step.
+    auto baseline = [&](const std::string& py, const std::string& script, std::string* col, std::string* ratio,
+                        std::string* step) {
+      PyResult pr = run_python(py, script, dir, prompts, c.n_new, intra, kRepeats);
+      if (!pr.ok) {
+        *col = "failed";
+        return;
       }
-    }
+      const double py_s = pr.prefill_s + pr.decode_s;
+      char buf[64];
+      std::snprintf(buf, sizeof buf, "%.1f%s", tokens / py_s, torch::equal(pr.tokens, rb.response_ids) ? "" : " (tokens differ!)");
+      *col = buf;
+      std::snprintf(buf, sizeof buf, "%.2fx", py_s / popo_s);
+      *ratio = buf;
+      std::snprintf(buf, sizeof buf, "%.1f", 1e3 * pr.decode_s / std::max<int64_t>(1, c.n_new - 1));
+      *step = buf;
+    };
+    std::string py_col = "n/a", ratio_col = "n/a", py_step = "n/a";
+    std::string hf_col = "n/a", hf_ratio = "n/a", hf_step = "n/a";
+    if (python) baseline("/usr/bin/python3", "generate_baseline.py", &py_col, &ratio_col, &py_step);
+    if (!hf_python.empty()) baseline(hf_python, "hf_generate_baseline.py", &hf_col, &hf_ratio, &hf_step);
     const double step_ms = 1e3 * rb.decode_seconds / std::max<int64_t>(1, rb.decode_steps);
     const double bound_ms = 1e3 * decode_step_bytes(c.cfg, c.batch, c.prompt_len + c.n_new / 2.0) / bw;
-    std::printf("| %s | %lld | %lld+%lld | %.1f | %s | %s | %s | %.1f | %s | %.2f | %.0f%% |\n", c.name.c_str(),
-                static_cast<long long>(c.batch), static_cast<long long>(c.prompt_len), static_cast<long long>(c.n_new),
-                tokens / popo_s, naive_col.c_str(), py_col.c_str(), ratio_col.c_str(), step_ms, py_step.c_str(),
-                bound_ms, 100.0 * bound_ms / step_ms);
+    std::printf("| %s | %lld | %lld+%lld | %.1f | %s | %s | %s | %.1f | %s | %s | %s | %s | %.2f | %.0f%% |\n",
+                c.name.c_str(), static_cast<long long>(c.batch), static_cast<long long>(c.prompt_len),
+                static_cast<long long>(c.n_new), tokens / popo_s, naive_col.c_str(), py_col.c_str(), ratio_col.c_str(),
+                step_ms, py_step.c_str(), hf_col.c_str(), hf_ratio.c_str(), hf_step.c_str(), bound_ms,
+                100.0 * bound_ms / step_ms);
     std::fflush(stdout);
   }
 

@@ -14,6 +14,7 @@
 
 #include "core/io.h"
 #include "tokenizer/tokenizer.h"
+#include "core/build_paths.h"
 
 namespace {
 

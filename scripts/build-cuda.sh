@@ -27,6 +27,14 @@ fi
 read -r TORCH_VER TORCH_CUDA TORCH_ABI < <("$PYTHON" -c \
   'import torch; print(torch.__version__, torch.version.cuda, int(torch._C._GLIBCXX_USE_CXX11_ABI))')
 PREFIX="${POPO_TORCH_PREFIX-$("$PYTHON" -c 'import torch; print(torch.utils.cmake_prefix_path)')}"
+# torch's CMake config looks its libraries up with find_library(... PATHS <wheel>/lib), which
+# searches the system folders first: on a machine that also has Debian's libtorch-dev it would
+# pick /usr/lib's libtorch 1.13 under the wheel's headers. CMAKE_LIBRARY_PATH is searched before
+# the system folders.
+TORCH_LIBDIR=""
+if [ -z "${POPO_TORCH_PREFIX+x}" ]; then
+  TORCH_LIBDIR=$("$PYTHON" -c 'import os, torch; print(os.path.join(os.path.dirname(torch.__file__), "lib"))')
+fi
 echo "build-cuda: torch $TORCH_VER (CUDA $TORCH_CUDA, C++11 ABI $TORCH_ABI), prefix '$PREFIX'"
 # The Debian C++ libraries (yaml-cpp, GiNaC, GoogleTest) use the C++11 std::string ABI. A wheel
 # built with the old ABI cannot link against them, so say so now instead of at link time.
@@ -38,9 +46,11 @@ fi
 
 GEN=()
 command -v ninja >/dev/null && GEN=(-G Ninja)
-CMAKE_ARGS=(-DCMAKE_BUILD_TYPE=Release
+CMAKE_ARGS=(-DCMAKE_BUILD_TYPE=Release "-DCMAKE_LIBRARY_PATH=$TORCH_LIBDIR"
             # Every target, also the torch-free popo_core, gets the ABI flag torch needs.
             "-DCMAKE_CXX_FLAGS=-D_GLIBCXX_USE_CXX11_ABI=$TORCH_ABI")
+source scripts/ccache_env.sh
+[ -n "$POPO_LAUNCHER" ] && CMAKE_ARGS+=("$POPO_LAUNCHER")
 EXTRA_PREFIX=""
 ENV_FILE=.deps/env.sh
 mkdir -p .deps
@@ -90,8 +100,8 @@ if [ "${POPO_CONFIGURE_ONLY:-0}" = 1 ]; then
   exit 0
 fi
 if [ ${#TARGETS[@]} -gt 0 ]; then
-  cmake --build "$BUILD" -j "$(nproc)" --target "${TARGETS[@]}"
+  cmake --build "$BUILD" -j "${POPO_JOBS:-$(nproc)}" --target "${TARGETS[@]}"
 else
-  cmake --build "$BUILD" -j "$(nproc)"
+  cmake --build "$BUILD" -j "${POPO_JOBS:-$(nproc)}"
 fi
 echo "build-cuda: done: $BUILD (run with: source $ENV_FILE)"

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PACKAGES=(
-  build-essential cmake ninja-build pkg-config git
+  build-essential cmake ninja-build pkg-config git ccache
   libtorch-dev libopenblas0-pthread          # libtorch 1.13 (CPU); OpenBLAS or matmuls run ~40x slower
   nlohmann-json3-dev libyaml-cpp-dev libcli11-dev
   libpcre2-dev libutf8proc-dev libginac-dev
@@ -26,8 +26,9 @@ if [ "${#missing[@]}" -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
+source scripts/ccache_env.sh
 BUILD_TYPE="${POPO_BUILD_TYPE:-Release}"
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE="$BUILD_TYPE" ${POPO_CMAKE_ARGS:-}
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE="$BUILD_TYPE" $POPO_LAUNCHER ${POPO_CMAKE_ARGS:-}
 cmake --build build -j "${POPO_JOBS:-$(nproc)}"
 
 if [ -w /usr/local/bin ]; then

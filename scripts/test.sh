@@ -1,7 +1,43 @@
 #!/usr/bin/env bash
-# Runs the whole test suite (both GoogleTest binaries under ctest). Builds first if needed.
+# Runs every test, in two builds:
+#   1. build/        Debian's libtorch 1.13 (CPU): popo_core_tests and popo_tests under ctest
+#                    (labels unit, torch). Builds first if needed (scripts/setup.sh).
+#   2. build-torch2/ the libtorch of the pinned PyPI torch 2.11 wheel, CUDA compiled in
+#                    (scripts/build-cuda.sh; it links build/'s torch-free core instead of
+#                    compiling it again): popo_tests again on the CPU, then the oracle tests
+#                    (label oracle) against transformers, tokenizers and Math-Verify from the
+#                    pinned environment of scripts/oracle_env.sh.
+# Usage: scripts/test.sh [--quick] [ctest args...]   --quick: step 1 only (no Python, no torch 2.x)
+# Env:   POPO_JOBS (build jobs, default nproc), POPO_TEST_JOBS (ctest jobs, default 2)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+QUICK=0
+if [ "${1:-}" = --quick ]; then QUICK=1; shift; fi
+JOBS="${POPO_JOBS:-$(nproc)}"
+TJOBS="${POPO_TEST_JOBS:-2}"
+t() { date +%s; }
+source scripts/ccache_env.sh
+
+s=$(t)
 [ -d build ] || bash scripts/setup.sh
-cmake --build build -j "${POPO_JOBS:-$(nproc)}"
-ctest --test-dir build --output-on-failure -j "${POPO_TEST_JOBS:-2}" "$@"
+cmake --build build -j "$JOBS"
+echo "test: build (libtorch 1.13) $(( $(t) - s )) s"
+s=$(t)
+ctest --test-dir build --output-on-failure -j "$TJOBS" "$@"
+echo "test: ctest (libtorch 1.13) $(( $(t) - s )) s"
+[ "$QUICK" = 1 ] && exit 0
+
+s=$(t)
+VENV=$(bash scripts/oracle_env.sh | tail -n 1)
+echo "test: oracle environment $VENV ($(( $(t) - s )) s)"
+s=$(t)
+PYTHON="$VENV/bin/python" POPO_JOBS="$JOBS" \
+  POPO_CMAKE_ARGS="-DPOPO_CORE_FROM=$PWD/build -DPOPO_ORACLE_PYTHON=$VENV/bin/python ${POPO_CMAKE_ARGS:-}" \
+  bash scripts/build-cuda.sh build-torch2
+echo "test: build (libtorch $("$VENV/bin/python" -c 'import torch; print(torch.__version__)')) $(( $(t) - s )) s"
+s=$(t)
+ctest --test-dir build-torch2 --output-on-failure -j "$TJOBS" -L torch "$@"
+echo "test: ctest (libtorch 2.x, CPU) $(( $(t) - s )) s"
+s=$(t)
+ctest --test-dir build-torch2 --output-on-failure -j "$TJOBS" -L oracle "$@"
+echo "test: ctest (oracles) $(( $(t) - s )) s"

@@ -22,6 +22,7 @@
 #include "eval/evaluator.h"
 #include "model/dtype.h"
 #include "model/load.h"
+#include "reward/reward_config.h"
 #include "tokenizer/tokenizer.h"
 #include "tools/command.h"
 
@@ -45,6 +46,7 @@ struct EvalArgs {
   uint64_t seed = 0;
   bool strict = false;
   bool last_number = false;
+  std::string extraction = "math_verify";  // reward.extraction
   std::string dtype = "auto";
   std::string device = "auto";
   int threads = 0;
@@ -116,6 +118,7 @@ void write_summary(const std::string& out, const EvalArgs& a, const EvalOptions&
                    {"max_new_tokens", o.max_new_tokens},
                    {"batch_rollouts", o.batch_rollouts},
                    {"seed", o.seed},
+                   {"extraction", a.extraction},
                    {"limit", a.limit},
                    {"dtype", a.dtype},
                    {"device", a.device}};
@@ -147,6 +150,9 @@ void run_eval(const EvalArgs& a) {
   o.max_new_tokens = a.max_tokens;
   o.batch_rollouts = a.batch_size;
   o.seed = a.seed;
+  RewardConfig reward;
+  reward.extraction = a.extraction;
+  o.verify = reward.verify_options();  // the trainer's grading (reward.extraction)
   o = resolve_eval_options(o);
   std::vector<EvalSet> sets = load_sets(a);
   POPO_CHECK(std::filesystem::is_directory(a.model), "popo eval: model folder '", a.model,
@@ -219,6 +225,10 @@ const CommandRegistrar kRegistrar(
       app.add_flag("--strict", a->strict, "a row without problem/answer is an error, not skipped");
       app.add_flag("--last-number", a->last_number,
                    "accept the response's last number as its answer (always on for gsm8k)");
+      app.add_option("--extraction", a->extraction,
+                     "reward.extraction: math_verify (Math-Verify's order and fallbacks) | boxed "
+                     "(only boxed answers count)")
+          ->capture_default_str();
       app.add_option("--dtype", a->dtype,
                      "auto (float32 on CPU, bfloat16 on CUDA), float32, "
                      "bfloat16, float16")

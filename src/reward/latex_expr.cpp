@@ -4,6 +4,7 @@
 
 #include <ginac/ginac.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <mutex>
@@ -100,7 +101,8 @@ class Parser {
     if (is_digit(c) || c == '.' || is_alpha(c) || c == '(' || c == '{') return true;
     if (c == '\\') {
       std::string cmd = peek_command();
-      return cmd == "frac" || cmd == "sqrt" || cmd == "pi" || is_function(cmd);
+      return cmd == "frac" || cmd == "sqrt" || cmd == "pi" || cmd == "binom" || cmd == "dbinom" ||
+             cmd == "tbinom" || is_function(cmd);
     }
     return false;
   }
@@ -131,7 +133,15 @@ class Parser {
         if (d.is_zero()) throw Refusal("division by zero");
         r = r / d;
       } else if (starts_primary()) {
-        r = r * power();
+        // "2\frac{1}{2}" is the mixed number 5/2 (Math-Verify), "2\frac{x}{3}" a product.
+        bool integer_left = GiNaC::is_a<GiNaC::numeric>(r) && GiNaC::ex_to<GiNaC::numeric>(r).is_integer();
+        bool frac_next = peek_command() == "frac";
+        GiNaC::ex f = power();
+        bool mixed = integer_left && frac_next && GiNaC::is_a<GiNaC::numeric>(f) &&
+                     GiNaC::ex_to<GiNaC::numeric>(f).is_rational() &&
+                     !GiNaC::ex_to<GiNaC::numeric>(f).is_integer() &&
+                     GiNaC::ex_to<GiNaC::numeric>(f).is_positive();
+        r = mixed ? (GiNaC::ex_to<GiNaC::numeric>(r).is_negative() ? r - f : r + f) : r * f;
       } else {
         return r;
       }
@@ -253,7 +263,7 @@ class Parser {
   }
 
   GiNaC::ex variable() {
-    std::string name(1, s_[pos_++]);
+    std::string name(1, static_cast<char>(std::tolower(static_cast<unsigned char>(s_[pos_++]))));
     if (pos_ < s_.size() && s_[pos_] == '_') {  // x_1, x_{12}
       ++pos_;
       if (pos_ < s_.size() && s_[pos_] == '{') {
@@ -374,6 +384,16 @@ class Parser {
         return GiNaC::sqrt(group_arg());
       }
       if (cmd == "pi") return GiNaC::Pi;
+      if (cmd == "binom" || cmd == "dbinom" || cmd == "tbinom") {  // C(n, k) of integers only
+        GiNaC::ex n = group_arg();
+        GiNaC::ex k = group_arg();
+        if (!GiNaC::is_a<GiNaC::numeric>(n) || !GiNaC::is_a<GiNaC::numeric>(k) ||
+            !GiNaC::ex_to<GiNaC::numeric>(n).is_nonneg_integer() ||
+            !GiNaC::ex_to<GiNaC::numeric>(k).is_nonneg_integer() ||
+            GiNaC::ex_to<GiNaC::numeric>(n) > GiNaC::numeric(2000))
+          throw Refusal("\\binom of non-integers or beyond 2000");
+        return GiNaC::binomial(GiNaC::ex_to<GiNaC::numeric>(n), GiNaC::ex_to<GiNaC::numeric>(k));
+      }
       if (is_function(cmd)) return function(cmd);
       throw Refusal("unsupported command \\" + cmd);
     }
@@ -413,6 +433,43 @@ bool close_enough(const GiNaC::numeric& a, const GiNaC::numeric& b, double rel_t
 
 SymbolicOutcome unknown(const std::string& why) { return {Tri::kUnknown, why}; }
 
+// Returns true if s has a number written with a decimal point (a float in Math-Verify's terms).
+bool has_decimal(const std::string& s) {
+  for (size_t i = 0; i + 1 < s.size(); ++i)
+    if (s[i] == '.' && is_digit(s[i + 1])) return true;
+  return false;
+}
+
+// Returns true if x and y agree after rounding both to `places` decimals (beyond 1e12 in
+// magnitude, where doubles cannot hold the places, to 12 significant digits).
+bool rounded_equal(double x, double y, int places) {
+  double scale = std::max(std::fabs(x), std::fabs(y));
+  if (!std::isfinite(x) || !std::isfinite(y)) return x == y;
+  if (scale > 1e12) return std::fabs(x - y) <= 1e-12 * scale;
+  double f = std::pow(10.0, places);
+  return std::llround(x * f) == std::llround(y * f);
+}
+
+// Compares two parsed constant expressions (no free symbols) by their values.
+SymbolicOutcome compare_constants(const GiNaC::ex& a, const GiNaC::ex& b, bool use_rounding,
+                                  int places) {
+  GiNaC::ex va = GiNaC::evalf(a), vb = GiNaC::evalf(b);
+  if (!GiNaC::is_a<GiNaC::numeric>(va) || !GiNaC::is_a<GiNaC::numeric>(vb))
+    return unknown("could not evaluate to a number");
+  GiNaC::numeric na = GiNaC::ex_to<GiNaC::numeric>(va), nb = GiNaC::ex_to<GiNaC::numeric>(vb);
+  bool eq;
+  if (use_rounding) {
+    eq = rounded_equal(na.real().to_double(), nb.real().to_double(), places) &&
+         rounded_equal(na.imag().to_double(), nb.imag().to_double(), places);
+  } else {
+    GiNaC::numeric diff = GiNaC::abs(na - nb);
+    GiNaC::numeric scale = GiNaC::abs(na) > GiNaC::abs(nb) ? GiNaC::abs(na) : GiNaC::abs(nb);
+    eq = diff <= GiNaC::numeric(1e-12) * scale + GiNaC::numeric(1e-15);
+  }
+  if (eq) return {Tri::kTrue, use_rounding ? "equal after rounding" : "equal values"};
+  return {Tri::kFalse, use_rounding ? "values differ after rounding" : "values differ"};
+}
+
 // Compares two parsed expressions; the caller holds the lock.
 SymbolicOutcome compare_parsed(const GiNaC::ex& a, const GiNaC::ex& b, const SymbolTable& syms,
                                double rel_tol, std::chrono::steady_clock::time_point deadline) {
@@ -441,12 +498,16 @@ SymbolicOutcome compare_parsed(const GiNaC::ex& a, const GiNaC::ex& b, const Sym
 
 SymbolicOutcome latex_equal(const std::string& a, const std::string& b, double rel_tol,
                             std::chrono::steady_clock::time_point deadline,
-                            const LatexLimits& limits) {
+                            const LatexLimits& limits, int float_rounding) {
   std::lock_guard<std::mutex> lock(ginac_mutex());
   try {
     SymbolTable syms;
     GiNaC::ex ea = Parser(a, syms, limits).parse_all();
     GiNaC::ex eb = Parser(b, syms, limits).parse_all();
+    if (syms.empty() && float_rounding >= 0) {
+      if ((ea - eb).is_zero()) return {Tri::kTrue, "difference is 0"};
+      return compare_constants(ea, eb, has_decimal(a) || has_decimal(b), float_rounding);
+    }
     return compare_parsed(ea, eb, syms, rel_tol, deadline);
   } catch (const Refusal& e) {
     return unknown(e.what());
@@ -497,6 +558,17 @@ SymbolicOutcome latex_equations_equal(const std::string& la, const std::string& 
     return unknown(e.what());
   } catch (const std::exception& e) {
     return unknown(std::string("evaluation error: ") + e.what());
+  }
+}
+
+bool latex_parses(const std::string& s, const LatexLimits& limits) {
+  std::lock_guard<std::mutex> lock(ginac_mutex());
+  try {
+    SymbolTable syms;
+    Parser(s, syms, limits).parse_all();
+    return true;
+  } catch (const std::exception&) {
+    return false;
   }
 }
 

@@ -181,6 +181,14 @@ std::string fix_bare_args(const std::string& s) {
         inserts.push_back({j, '{'});
         inserts.push_back({k, '}'});
         j = k;
+      } else if (frac && a == 1 && is_digit(s[j]) && j == i + 6 && is_digit(s[i + 5])) {
+        // Math-Verify: the second bare argument of \frac takes the rest of the digit run
+        // ("\frac123" = 1/23).
+        size_t k = j;
+        while (k < s.size() && is_digit(s[k])) ++k;
+        inserts.push_back({j, '{'});
+        inserts.push_back({k, '}'});
+        j = k;
       } else if (is_digit(s[j]) || is_alpha(s[j])) {
         inserts.push_back({j, '{'});
         inserts.push_back({j + 1, '}'});
@@ -274,10 +282,27 @@ std::string canonical_numbers(const std::string& s) {
   return out;
 }
 
+// Returns "(n+\\frac{a}{b})" for a whole answer "n\\frac{a}{b}" of plain integers (a mixed
+// number, as Math-Verify reads it: 2\\frac12 = 5/2), s itself otherwise.
+std::string mixed_number(const std::string& s) {
+  size_t i = s.size() > 0 && s[0] == '-' ? 1 : 0;
+  size_t d = i;
+  while (d < s.size() && is_digit(s[d])) ++d;
+  if (d == i || s.compare(d, 6, "\\frac{") != 0) return s;
+  size_t a = d + 6, a_end = a;
+  while (a_end < s.size() && is_digit(s[a_end])) ++a_end;
+  if (a_end == a || s.compare(a_end, 2, "}{") != 0) return s;
+  size_t b = a_end + 2, b_end = b;
+  while (b_end < s.size() && is_digit(s[b_end])) ++b_end;
+  if (b_end == b || b_end + 1 != s.size() || s[b_end] != '}') return s;
+  std::string whole = s.substr(i, d - i), frac = s.substr(d);
+  return i ? "-(" + whole + "+" + frac + ")" : "(" + whole + "+" + frac + ")";
+}
+
 }  // namespace
 
 std::string unwrap_text_commands(const std::string& s) {
-  static const char* kWrappers[] = {"\\text",   "\\textbf", "\\textit", "\\textrm", "\\mbox",
+  static const char* kWrappers[] = {"\\text", "\\textnormal", "\\textbf", "\\textit", "\\textrm", "\\mbox",
                                     "\\mathrm", "\\mathbf", "\\mathit", "\\mathsf", "\\textsf",
                                     "\\rm",     "\\boxed",  "\\hbox",   "\\operatorname"};
   std::string cur = s;
@@ -323,8 +348,58 @@ std::string unwrap_text_commands(const std::string& s) {
 }
 
 bool mentions_percent(const std::string& s) {
-  return s.find('%') != std::string::npos || lower(s).find("percent") != std::string::npos;
+  if (s.find('%') != std::string::npos) return true;
+  std::string l = lower(s);
+  return l.find("percent") != std::string::npos || l.find("pct") != std::string::npos;
 }
+
+namespace {
+
+// Math-Verify's unit rule: an answer ending in \text{..} / \mbox{..} (optionally ^2) loses
+// everything from its first \text{ / \mbox{ on, unless nothing would remain. popo also keeps it
+// when the removed part has a digit, so "3\text{ or }5\text{ cm}" stays a list.
+std::string cut_trailing_text(const std::string& s) {
+  std::string t = trim(s);
+  size_t e = t.size();
+  if (e >= 2 && t[e - 2] == '^' && is_digit(t[e - 1])) e -= 2;
+  if (e == 0 || t[e - 1] != '}') return s;
+  std::vector<size_t> match = brace_table(t);
+  size_t first = std::string::npos, last_open = std::string::npos;
+  for (const char* cmd : {"\\text{", "\\mbox{"}) {
+    size_t p = t.find(cmd);
+    if (p != std::string::npos) first = std::min(first, p);
+    size_t q = t.rfind(cmd);
+    if (q != std::string::npos && (last_open == std::string::npos || q > last_open)) last_open = q;
+  }
+  if (first == std::string::npos || first == 0) return s;
+  size_t brace = t.find('{', last_open);
+  if (match[brace] != e - 1) return s;  // the last \text{ does not close at the end
+  std::string kept = trim(t.substr(0, first));
+  std::string removed = t.substr(first);
+  if (kept.empty() || std::any_of(removed.begin(), removed.end(), is_digit)) return s;
+  // "x \text{ if } y" style prose: the kept part still ends in an operator or relation.
+  return kept;
+}
+
+// Replaces the words `word` (not part of a longer word, not after a backslash) by `to`.
+std::string replace_word(const std::string& s, const std::string& word, const std::string& to) {
+  std::string out;
+  size_t i = 0;
+  while (true) {
+    size_t p = s.find(word, i);
+    if (p == std::string::npos) break;
+    size_t e = p + word.size();
+    bool left = p == 0 || !(is_alpha(s[p - 1]) || s[p - 1] == '\\');
+    bool right = e >= s.size() || !is_alpha(s[e]);
+    out.append(s, i, p - i);
+    out += left && right ? to : word;
+    i = e;
+  }
+  out.append(s, i, std::string::npos);
+  return out;
+}
+
+}  // namespace
 
 std::string normalize_answer(const std::string& input) {
   std::string s = input;
@@ -337,6 +412,15 @@ std::string normalize_answer(const std::string& input) {
       {"\u22c5", "\\cdot "}, {"\u2212", "-"}, {"\u221e", "\\infty "}, {"\u2264", "\\leq "},
       {"\u2265", "\\geq "}, {"\u2260", "\\neq "}, {"\u00f7", "\\div "}, {"\u222a", "\\cup "}};
   for (const auto& [from, to] : kUnicode) s = replace_all(s, from, to);
+  // Currency signs (the dollar goes with the math delimiters below).
+  for (const char* cur : {"\u20ac", "\u00a3", "\u00a5", "\u20b9", "\\euro", "\\pounds"})
+    s = replace_all(s, cur, "");
+  // ASCII relations.
+  s = replace_all(s, "<=", "\\leq ");
+  s = replace_all(s, ">=", "\\geq ");
+  s = replace_all(s, "!=", "\\neq ");
+  s = replace_command(s, "\\lt", "<");
+  s = replace_command(s, "\\gt", ">");
   // Math delimiters and dollars.
   s = replace_all(s, "\\$", "");
   s = replace_all(s, "$", "");
@@ -389,14 +473,24 @@ std::string normalize_answer(const std::string& input) {
     s = replace_all(s, deg, "");
   s = replace_all(s, "\\%", "");
   s = replace_all(s, "%", "");
-  // \text{...} and friends: unwrap, then treat the words.
+  // \text{...} and friends: a trailing unit text goes, then the rest is unwrapped.
+  for (const char* cmd : {"\\textnormal", "\\textrm", "\\textbf", "\\textit", "\\mathrm"})
+    s = replace_command(s, cmd, "\\text");
+  s = cut_trailing_text(s);
   s = unwrap_text_commands(s);
+  s = replace_word(s, "infinity", "\\infty");
+  s = replace_word(s, "inf", "\\infty");
   s = trim(s);
   {
     std::string l = lower(s);
-    if (l.size() > 7 && l.compare(l.size() - 7, 7, "percent") == 0 &&
-        looks_numeric(s.substr(0, s.size() - 7)))
-      s = trim(s.substr(0, s.size() - 7));
+    for (const char* w : {"percentage", "percent", "pct"}) {
+      size_t n = std::char_traits<char>::length(w);
+      if (l.size() > n && l.compare(l.size() - n, n, w) == 0 &&
+          looks_numeric(s.substr(0, s.size() - n))) {
+        s = trim(s.substr(0, s.size() - n));
+        break;
+      }
+    }
   }
   // " and " between list items.
   s = replace_all(s, " and ", ",");
@@ -436,9 +530,12 @@ std::string normalize_answer(const std::string& input) {
   if (s.size() == 3 && s[0] == '(' && s[2] == ')' && std::isupper(static_cast<unsigned char>(s[1])))
     s = s.substr(1, 1);
   // Words compare case-insensitively ("Yes" == "yes"); single letters keep their case.
-  if (s.size() >= 2 && std::all_of(s.begin(), s.end(), [](char c) { return is_alpha(c); }))
+  // Math-Verify lowercases every letter; popo does it for whole-word and one-letter answers (the
+  // LaTeX parser lowercases variables inside expressions).
+  if (!s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return is_alpha(c); }))
     s = lower(s);
   if (!s.empty() && s[0] == '+') s = s.substr(1);
+  s = mixed_number(s);
   return s;
 }
 

@@ -50,6 +50,7 @@ std::string resolve_dataset_path(const std::string& dataset) {
 
 void validate_run_config(const RunConfig& cfg) {
   const TrainerSection& t = cfg.trainer;
+  (void)cfg.reward.verify_options();  // reward.extraction: math_verify | boxed
   // Algorithm first: its errors are the most common typo.
   const std::string& algo = cfg.algo.name;
   POPO_CHECK(!((algo == "grpo" || algo == "rloo") && t.group_size < 2), "config: trainer.group_size = ",

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "data/arithmetic_task.h"
+#include "reward/reward_config.h"
 #include "rl/algo_config.h"
 
 namespace popo {
@@ -197,6 +198,7 @@ struct RunConfig {
   // about half the update time on two CPU cores (POPO.md's default is entropy_on=all).
   AlgoConfig algo = demo_algo_config();
   TrainerSection trainer;
+  RewardConfig reward;
   RunSection run;
 
   template <class V>
@@ -209,6 +211,7 @@ struct RunConfig {
     v("popo", algo.popo, "POPO options (POPO.md)");
     v("grpo", algo.grpo, "policy-gradient options (GRPO, RLOO, PSR, NSR, W-REINFORCE)");
     v("trainer", trainer, "optimisation and schedule");
+    v("reward", reward, "math reward (docs/VERIFIER.md)");
     v("run", run, "run folder");
   }
 };

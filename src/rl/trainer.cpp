@@ -265,6 +265,7 @@ void Trainer::evaluate(int64_t step, bool final_eval, nlohmann::json* row) {
     return;
   }
   HeldoutOptions ho;
+  ho.verify = cfg_.reward.verify_options();
   ho.max_new_tokens = cfg_.sampling.max_new_tokens;
   ho.eos_token_ids = eos_ids_;
   ho.stop_strings = cfg_.sampling.stop_strings;
@@ -404,8 +405,10 @@ TrainResult Trainer::run() {
       std::vector<int64_t> round_lengths;
       std::vector<std::string> texts = decode_responses(round_batch, tok_, &round_lengths);
       std::vector<float> correct(Pl * G), shaped(Pl * G);
+      const VerifyOptions reward_opt = cfg_.reward.verify_options();  // reward.extraction
+      note_config_section_read("reward", cfg_.reward);
       for (int64_t i = 0; i < Pl * G; ++i) {
-        correct[i] = static_cast<float>(math_reward(texts[i], train_[idx[p0 + i / G]].answer, {}));
+        correct[i] = static_cast<float>(math_reward(texts[i], train_[idx[p0 + i / G]].answer, reward_opt));
         // DAPO overlong shaping (0 unless grpo.overlong_buffer > 0).
         shaped[i] = correct[i] + static_cast<float>(overlong_penalty(
                         round_lengths[i], cfg_.sampling.max_new_tokens, gc.overlong_buffer,

@@ -13,6 +13,7 @@
 #include "core/io.h"
 #include "data/math_dataset.h"
 #include "test_util.h"
+#include "core/build_paths.h"
 
 namespace popo {
 namespace {

@@ -35,12 +35,17 @@ TEST(Verify, VerdictsAndRules) {
   EXPECT_EQ(r.verdict, Verdict::kNoAnswer);
   EXPECT_STREQ(verdict_name(r.verdict), "no_answer");
 
-  VerifyOptions gsm;
-  gsm.allow_last_number = true;
-  r = verify("She has 3 + 4 = 7 apples.", "7", gsm);
+  // math_verify (the default) reads the last number; boxed grading does not, unless asked to.
+  r = verify("She has 3 + 4 = 7 apples.", "7");
   EXPECT_EQ(r.verdict, Verdict::kCorrect);
   EXPECT_EQ(r.extracted.rule, ExtractRule::kLastNumber);
-  EXPECT_EQ(verify("She has 3 + 4 = 7 apples.", "7").verdict, Verdict::kNoAnswer);
+  VerifyOptions boxed;
+  boxed.extraction = ExtractMode::kBoxed;
+  r = verify("She has 3 + 4 = 7 apples.", "7", boxed);
+  EXPECT_EQ(r.verdict, Verdict::kNoAnswer);
+  EXPECT_NE(r.reason.find("boxed"), std::string::npos) << r.reason;
+  boxed.allow_last_number = true;
+  EXPECT_EQ(verify("She has 3 + 4 = 7 apples.", "7", boxed).verdict, Verdict::kCorrect);
 }
 
 // Each pathological input finishes quickly, says "not equal" and gives a reason.
@@ -151,13 +156,96 @@ TEST(Verify, RandomTokenSoupIsReflexiveAndBounded) {
     int len = 1 + static_cast<int>(next() % 12);
     for (int k = 0; k < len; ++k) s += tokens[next() % n_tokens];
     Equivalence e = compare_answers(s, s, {});
-    if (!normalize_answer(s).empty()) EXPECT_TRUE(e.equal) << "[" << s << "] " << e.reason;
+    if (!normalize_answer(s).empty()) {
+      EXPECT_TRUE(e.equal) << "[" << s << "] " << e.reason;
+    }
     std::string other;
     for (int k = 0; k < len; ++k) other += tokens[next() % n_tokens];
     (void)verify("\\boxed{" + other + "}", s);
-    (void)verify(other, s, VerifyOptions{/*allow_last_number=*/true});
+    VerifyOptions boxed_last;
+    boxed_last.extraction = ExtractMode::kBoxed;
+    boxed_last.allow_last_number = true;
+    (void)verify(other, s, boxed_last);
+    (void)verify(other, s);
   }
   EXPECT_LT(seconds_since(t0), 8.0);
+}
+
+}  // namespace
+}  // namespace popo
+
+namespace popo {
+namespace {
+
+// Bad input (issue #18): each case gets a verdict with a reason within the deadline.
+struct BadInput {
+  const char* name;
+  std::string response;
+};
+
+std::vector<BadInput> bad_inputs() {
+  std::string mb;  // 1 MB of prose and half-open math, the answer at the very end
+  while (mb.size() < (1u << 20) - 200) mb += "so $x = \\frac{1}{2} answer: ( \\boxed{ 1, 2 or ";
+  mb += "\\boxed{7}";
+  std::string braces = "\\boxed{" + std::string(10000, '{') + "7" + std::string(10000, '}') + "}";
+  std::string invalid_utf8 = "The answer is \\boxed{7\xff\xfe\x80}";
+  std::string nul = std::string("The answer is \\boxed{7") + '\0' + "}";
+  std::string numbers;  // 1 MB of small numbers: one list, never its last element
+  while (numbers.size() < (1u << 20)) numbers += "1 2 ";
+  return {{"1 MB response", mb},
+          {"1 MB of numbers", numbers},
+          {"10,000 nested braces", braces},
+          {"power tower", "\\boxed{10^{10^{10^{10}}}}"},
+          {"invalid UTF-8", invalid_utf8},
+          {"NUL byte", nul}};
+}
+
+TEST(VerifyBadInput, EachGetsAVerdictWithAReasonInTime) {
+  for (const std::string gold : {"7", "8"}) {
+    for (const auto& b : bad_inputs()) {
+      for (ExtractMode mode : {ExtractMode::kMathVerify, ExtractMode::kBoxed}) {
+        VerifyOptions opt;
+        opt.extraction = mode;
+        auto t0 = Clock::now();
+        VerifyResult r = verify(b.response, gold, opt);
+        double s = seconds_since(t0);
+        EXPECT_LT(s, 0.001 * opt.max_ms + 0.5) << b.name;
+        if (r.verdict != Verdict::kCorrect) {
+          EXPECT_FALSE(r.reason.empty()) << b.name;
+        }
+        // None of them is the gold 8, so none may score.
+        if (gold == "8") {
+          EXPECT_NE(r.verdict, Verdict::kCorrect) << b.name;
+        }
+      }
+    }
+  }
+}
+
+TEST(VerifyBadInput, OneMegabyteResponseIsReadToTheEnd) {
+  VerifyResult r = verify(bad_inputs()[0].response, "7");
+  EXPECT_EQ(r.verdict, Verdict::kCorrect) << r.extracted.answer.substr(0, 80) << " " << r.reason;
+}
+
+TEST(VerifyBadInput, TenThousandNestedBracesAreRefusedNotRecursed) {
+  VerifyResult r = verify(bad_inputs()[2].response, "7");
+  EXPECT_EQ(r.verdict, Verdict::kIncorrect);
+  EXPECT_NE(r.reason.find("cap"), std::string::npos) << r.reason;  // a length or nesting cap
+}
+
+TEST(VerifyBadInput, PowerTowerIsRefusedNotEvaluated) {
+  VerifyResult r = verify(bad_inputs()[3].response, "7");
+  EXPECT_EQ(r.verdict, Verdict::kIncorrect);
+  EXPECT_NE(r.reason.find("exponent"), std::string::npos) << r.reason;
+}
+
+TEST(VerifyBadInput, InvalidUtf8AndNulAreIncorrectWithAReason) {
+  for (size_t k : {4u, 5u}) {
+    const BadInput b = bad_inputs()[k];
+    VerifyResult r = verify(b.response, "7");
+    EXPECT_EQ(r.verdict, Verdict::kIncorrect) << b.name << ": " << r.extracted.answer;
+    EXPECT_FALSE(r.reason.empty()) << b.name;
+  }
 }
 
 }  // namespace

@@ -387,7 +387,7 @@ TEST(ChatTemplate, KnownNamesAndUnknownError) {
   EXPECT_EQ(apply_chat_template("qwen-boxed", "2+2?"),
             "<|im_start|>system\nPlease reason step by step, and put your final answer within "
             "\\boxed{}.<|im_end|>\n<|im_start|>user\n2+2?<|im_end|>\n<|im_start|>assistant\n");
-  EXPECT_EQ(chat_template_names().size(), 4u);
+  EXPECT_EQ(chat_template_names().size(), 5u);
   try {
     apply_chat_template("llama3", "x");
     FAIL();

@@ -26,6 +26,7 @@
 #include "rl/checkpoint.h"
 #include "rl/data_parallel.h"
 #include "rl/train_config.h"
+#include "core/build_paths.h"
 
 namespace fs = std::filesystem;
 

@@ -21,6 +21,7 @@
 #include "tokenizer/chat_template.h"
 #include "tokenizer/tokenizer.h"
 #include "torch_test_util.h"
+#include "core/build_paths.h"
 
 namespace popo {
 namespace {
@@ -148,13 +149,17 @@ TEST(EvalAggregation, AvgAndPassAtKOverFakeResponses) {
   EXPECT_THROW(summarize_samples("fake", 3, 4, samples), Error);
 }
 
-TEST(EvalAggregation, LastNumberFallbackOnlyWhenAsked) {
+TEST(EvalAggregation, ExtractionSettingDecidesUnboxedAnswers) {
   const MathProblem p{"g0", "eggs?", "18"};
-  EvalOptions o;
+  EvalOptions o;  // reward.extraction = math_verify: the last number counts
+  EvalSample s = judge_response(p, 0, 0, "", "She makes 18 dollars.", 5, "stop", o);
+  EXPECT_TRUE(s.correct);
+  EXPECT_EQ(s.rule, "last_number");
+  o.verify.extraction = ExtractMode::kBoxed;  // strict boxed grading: no answer ...
   EXPECT_EQ(judge_response(p, 0, 0, "", "She makes 18 dollars.", 5, "stop", o).verdict,
             "no_answer");
-  o.last_number = true;
-  const EvalSample s = judge_response(p, 0, 0, "", "She makes 18 dollars.", 5, "stop", o);
+  o.last_number = true;  // ... unless the benchmark asks for the last number (GSM8K)
+  s = judge_response(p, 0, 0, "", "She makes 18 dollars.", 5, "stop", o);
   EXPECT_TRUE(s.correct);
   EXPECT_EQ(s.rule, "last_number");
 }

@@ -30,6 +30,7 @@
 #include "rl/train_data.h"
 #include "rl/trainer.h"
 #include "test_util.h"
+#include "core/build_paths.h"
 
 namespace fs = std::filesystem;
 
@@ -118,6 +119,27 @@ TEST(RunConfig, RejectsBadInputsWithClearErrors) {
   EXPECT_THROW(apply_override(cfg, "trainer.lrr=1e-3"), Error);
   // And the defaults are valid.
   EXPECT_NO_THROW(validate_run_config(default_run_config()));
+}
+
+// reward.extraction reaches the verifier options the trainer grades with (rollout rewards and
+// held-out accuracy both read cfg.reward.verify_options()); a bad value fails validation by name.
+TEST(RunConfig, RewardExtractionKey) {
+  RunConfig cfg = default_run_config();
+  EXPECT_EQ(cfg.reward.extraction, "math_verify");
+  EXPECT_EQ(cfg.reward.verify_options().extraction, ExtractMode::kMathVerify);
+  apply_override(cfg, "reward.extraction=boxed");
+  EXPECT_NO_THROW(validate_run_config(cfg));
+  const VerifyOptions opt = cfg.reward.verify_options();
+  EXPECT_EQ(opt.extraction, ExtractMode::kBoxed);
+  EXPECT_EQ(math_reward("The answer is 7.", "7", opt), 0.0);
+  EXPECT_EQ(math_reward("The answer is 7.", "7", default_run_config().reward.verify_options()), 1.0);
+  apply_override(cfg, "reward.extraction=lenient");
+  try {
+    validate_run_config(cfg);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("reward.extraction"), std::string::npos) << e.what();
+  }
 }
 
 TEST(RunConfig, ConfigFilesMatchBuiltInDefaultsAndCompareMethods) {
@@ -306,7 +328,7 @@ TEST(Trainer, ShortDemoRaisesTheReward) {
     const std::string problem = j.at("problem"), answer = j.at("answer");
     EXPECT_EQ(problem.rfind("Compute ", 0), 0u) << problem;
     EXPECT_EQ(j.at("correct").get<bool>(),
-              math_reward(j.at("response").get<std::string>(), answer, {}) > 0)
+              math_reward(j.at("response").get<std::string>(), answer, cfg.reward.verify_options()) > 0)
         << problem;
     correct += j.at("correct").get<bool>() ? 1 : 0;
   }
