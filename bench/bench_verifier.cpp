@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "core/io.h"
+#include "data/math_dataset.h"
 #include "reward/math_verifier.h"
 
 namespace {
@@ -71,7 +72,7 @@ int main(int argc, char** argv) {
   for (int i = 1; i + 1 < argc; ++i)
     if (std::string(argv[i]) == "--passes") passes = std::max(1, std::atoi(argv[i + 1]));
   const std::string tests = (std::filesystem::path(__FILE__).parent_path().parent_path() / "tests" / "data").string();
-  const std::string data = std::getenv("POPO_DATA_DIR") ? std::getenv("POPO_DATA_DIR") : POPO_DATA_DIR;
+  const std::string data = popo::default_data_dir();  // $POPO_DATA_DIR or the folder compiled in
   std::printf("| %-26s | %6s | %7s | %9s | %8s | %9s | %10s |\n", "set", "pairs", "correct",
               "median us", "p99 us", "max us", "calls/s");
   std::printf("|%s|%s|%s|%s|%s|%s|%s|\n", std::string(28, '-').c_str(), std::string(8, '-').c_str(),

@@ -82,7 +82,7 @@ if ls .deps/debs/*.deb >/dev/null 2>&1; then
   # which the binaries' RUNPATH would not.
   CMAKE_ARGS+=("-DCMAKE_EXE_LINKER_FLAGS=-Wl,--disable-new-dtags")
   [ -d "$LIBDIR/cmake/GTest" ] || TESTS=OFF
-elif ! ls /usr/lib/x86_64-linux-gnu/cmake/GTest /usr/lib/cmake/GTest >/dev/null 2>&1; then
+elif [ ! -d /usr/lib/x86_64-linux-gnu/cmake/GTest ] && [ ! -d /usr/lib/cmake/GTest ]; then
   TESTS=OFF
 fi
 [ "$TESTS" = OFF ] && echo "build-cuda: GoogleTest not found, building without tests"

@@ -59,7 +59,7 @@ def popo_render(template, rows):
                         "--template", template, "--jsonl", path], capture_output=True, timeout=300)
     os.unlink(path)
     assert r.returncode == 0, r.stderr.decode(errors="replace")[-3000:]
-    return [json.loads(l) for l in r.stdout.decode("utf-8").splitlines()]
+    return [json.loads(l) for l in r.stdout.decode("utf-8").split("\n") if l]
 
 
 @pytest.mark.parametrize("template", ["qwen3", "chatml", "qwen-boxed"])

@@ -78,7 +78,7 @@ def run_popo(tokenizer_json, texts):
                         "--jsonl", path], capture_output=True, timeout=600)
     os.unlink(path)
     assert r.returncode == 0, r.stderr.decode(errors="replace")[-3000:]
-    return [json.loads(l) for l in r.stdout.decode("utf-8").splitlines()]
+    return [json.loads(l) for l in r.stdout.decode("utf-8").split("\n") if l]
 
 
 def compare(tokenizer_json, texts):

@@ -204,7 +204,7 @@ TEST_P(DataParallel, TwoRanksMatchOneProcessAfterThreeSteps) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Cases, DataParallel,
-                         testing::Values(EquivCase{"popo", "popo", 0}, EquivCase{"grpo", "grpo", 0}),
+                         testing::Values(EquivCase{"popo", "popo", 1}, EquivCase{"grpo", "grpo", 0}),
                          [](const testing::TestParamInfo<EquivCase>& info) {
                            return std::string(info.param.name);
                          });
