@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <limits>
+#include <mutex>
 #include <set>
 #include <sstream>
 
@@ -24,6 +25,34 @@
 namespace popo {
 
 std::string read_config_file(const std::string& path) { return read_file(path); }
+
+namespace {
+std::mutex& reads_mutex() {
+  static std::mutex m;
+  return m;
+}
+std::set<std::string>& reads() {
+  static std::set<std::string> s;
+  return s;
+}
+}  // namespace
+
+void config_detail::note_read(const std::string& key) {
+  std::lock_guard<std::mutex> lock(reads_mutex());
+  reads().insert(key);
+}
+void note_config_read(const char* key) { config_detail::note_read(key); }
+void note_config_read(std::initializer_list<const char*> keys) {
+  for (const char* k : keys) config_detail::note_read(k);
+}
+std::set<std::string> config_reads() {
+  std::lock_guard<std::mutex> lock(reads_mutex());
+  return reads();
+}
+void clear_config_reads() {
+  std::lock_guard<std::mutex> lock(reads_mutex());
+  reads().clear();
+}
 
 namespace config_detail {
 
@@ -472,17 +501,50 @@ void help_rows(const FieldNode& node, const std::string& prefix, std::vector<Hel
   }
 }
 
-}  // namespace
-
-void load_yaml_text(const FieldNode& root, const std::string& text, const std::string& source) {
-  YAML::Node doc;
+YAML::Node parse_yaml(const std::string& text, const std::string& source) {
   try {
-    doc = YAML::Load(text);
+    return YAML::Load(text);
   } catch (const YAML::Exception& e) {
     POPO_FAIL(source, ":", e.mark.line + 1, ":", e.mark.column + 1, ": YAML syntax error: ", e.msg);
   }
+}
+
+}  // namespace
+
+void load_yaml_text(const FieldNode& root, const std::string& text, const std::string& source) {
   LoadCtx ctx{&root, source};
-  load_section(root, doc, "", ctx);
+  load_section(root, parse_yaml(text, source), "", ctx);
+}
+
+void load_yaml_file_tree(const FieldNode& root, const std::string& path) {
+  constexpr int kMaxDepth = 8;
+  // The chain path, base of path, base of that, ...; loaded from the last one back.
+  std::vector<std::pair<std::string, YAML::Node>> chain;
+  std::string cur = path;
+  while (true) {
+    for (const auto& c : chain)
+      POPO_CHECK(c.first != cur, path, ": the base chain of config files loops back to ", cur);
+    POPO_CHECK(static_cast<int>(chain.size()) < kMaxDepth, path, ": more than ", kMaxDepth,
+               " config files chained by 'base:'");
+    YAML::Node doc = parse_yaml(read_config_file(cur), cur);
+    std::string base;
+    if (doc.IsMap() && doc["base"]) {
+      const YAML::Node b = doc["base"];
+      POPO_CHECK(b.IsScalar() && !b.Scalar().empty(), cur, ":", b.Mark().line + 1,
+                 ": key 'base': expected the path of a config file, got ", describe_node(b));
+      base = b.Scalar();
+      doc.remove("base");
+    }
+    chain.emplace_back(cur, doc);
+    if (base.empty()) break;
+    const size_t slash = cur.find_last_of('/');
+    cur = (base[0] == '/' || slash == std::string::npos) ? base : cur.substr(0, slash + 1) + base;
+    POPO_CHECK(path_exists(cur), chain.back().first, ": base config file ", cur, " not found");
+  }
+  for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
+    LoadCtx ctx{&root, it->first};
+    load_section(root, it->second, "", ctx);
+  }
 }
 
 void apply_override_text(const FieldNode& root, const std::string& kv, const std::string& source) {

@@ -9,6 +9,8 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
+#include <set>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -107,6 +109,7 @@ FieldNode collect_fields(T& cfg) {
 
 // Tree-level implementations (config.cpp).
 void load_yaml_text(const FieldNode& root, const std::string& text, const std::string& source);
+void load_yaml_file_tree(const FieldNode& root, const std::string& path);
 void apply_override_text(const FieldNode& root, const std::string& dotted_key_eq_value,
                          const std::string& source);
 std::string dump_yaml_tree(const FieldNode& root);
@@ -127,7 +130,9 @@ void load_yaml_string(const std::string& text, T& cfg, const std::string& source
   cfg = std::move(tmp);
 }
 
-// Loads the YAML file at path into cfg (as load_yaml_string, errors name the path).
+// Loads the YAML file at path into cfg (as load_yaml_string, errors name the path). A top-level
+// `base: other.yaml` (resolved relative to the file's folder) loads that file first, so a file
+// can be a short overlay of another; bases may chain (at most 8 deep, no cycles).
 template <class T>
 void load_yaml_file(const std::string& path, T& cfg);
 
@@ -177,12 +182,35 @@ std::string config_table(const T& cfg) {
   return config_detail::format_table(flatten(cfg));
 }
 
+// The config read registry, for the test that every key of a run config acts: the code that acts
+// on a value (not its validation) marks the value's dotted key, e.g.
+// note_config_read("popo.momentum") where tau is taken from it. config_reads() returns every key
+// marked since the last clear_config_reads(). Thread-safe; a set insert under a mutex.
+void note_config_read(const char* key);
+void note_config_read(std::initializer_list<const char*> keys);
+// Marks prefix.k for every leaf key k of a section handed whole to the code that acts on all of it.
+template <class T>
+void note_config_section_read(const std::string& prefix, const T& section);
+std::set<std::string> config_reads();
+void clear_config_reads();
+
 // Returns the contents of the file at path (declared here to keep core/io.h out of this header).
 std::string read_config_file(const std::string& path);
 
+namespace config_detail {
+void note_read(const std::string& key);
+}  // namespace config_detail
+
+template <class T>
+void note_config_section_read(const std::string& prefix, const T& section) {
+  for (const auto& kv : flatten(section)) config_detail::note_read(prefix + "." + kv.first);
+}
+
 template <class T>
 void load_yaml_file(const std::string& path, T& cfg) {
-  load_yaml_string(read_config_file(path), cfg, path);
+  T tmp = cfg;
+  config_detail::load_yaml_file_tree(config_detail::collect_fields(tmp), path);
+  cfg = std::move(tmp);
 }
 
 }  // namespace popo

@@ -5,6 +5,7 @@
 
 #include <cmath>
 
+#include "core/config.h"
 #include "core/error.h"
 
 namespace popo {
@@ -70,14 +71,16 @@ torch::Tensor popo_weights(const torch::Tensor& rewards, const torch::Tensor& se
   TORCH_CHECK(seq_logp.defined() && seq_logp.sizes() == rewards.sizes(),
               "popo_weights: seq_logp must be (N) like rewards ", rewards.sizes(), ", got ",
               seq_logp.defined() ? seq_logp.sizes() : torch::IntArrayRef{});
-  torch::Tensor score = seq_logp.detach().to(torch::kFloat).reshape({-1, group_size}) /
+  // float32, or float64 for float64 log-probs (the reference-fixture test).
+  const c10::ScalarType ft = seq_logp.scalar_type() == torch::kDouble ? torch::kDouble : torch::kFloat;
+  torch::Tensor score = seq_logp.detach().to(ft).reshape({-1, group_size}) /
                         temperature;  // (g, G) l(a) / T_w
   // softmax over S+ only: negatives get -inf logits. A group without positive would be all -inf
   // (NaN softmax), so its scores are replaced by 0 and its weights zeroed afterwards.
   torch::Tensor has_pos = pos.any(/*dim=*/1, /*keepdim=*/true);  // (g, 1)
   torch::Tensor masked = torch::where(pos, score, torch::full_like(score, -INFINITY));
   masked = torch::where(has_pos, masked, torch::zeros_like(score));  // (g, G)
-  torch::Tensor w = torch::softmax(masked, /*dim=*/1) * has_pos.to(torch::kFloat);  // (g, G)
+  torch::Tensor w = torch::softmax(masked, /*dim=*/1) * has_pos.to(ft);  // (g, G)
   return w.reshape({-1});                                                           // (N)
 }
 
@@ -85,14 +88,19 @@ torch::Tensor sequence_mean_logp(const torch::Tensor& logp, const torch::Tensor&
   TORCH_CHECK(logp.dim() == 2 && logp.sizes() == mask.sizes(),
               "sequence_mean_logp: logp and mask must both be (N, R), got ", logp.sizes(), " and ",
               mask.sizes());
-  torch::Tensor m = mask.detach().to(torch::kFloat);                        // (N, R)
-  torch::Tensor total = (logp.detach().to(torch::kFloat) * m).sum(/*dim=*/1);  // (N)
+  const c10::ScalarType ft = logp.scalar_type() == torch::kDouble ? torch::kDouble : torch::kFloat;
+  torch::Tensor m = mask.detach().to(ft);                                   // (N, R)
+  torch::Tensor total = (logp.detach().to(ft) * m).sum(/*dim=*/1);          // (N)
   return total / m.sum(/*dim=*/1).clamp_min(1.0);                            // (N)
 }
 
 torch::Tensor rollout_coefficients(const AlgoConfig& cfg, const torch::Tensor& rewards,
                                    int64_t group_size, const torch::Tensor& seq_logp) {
   const std::string& a = cfg.name;
+  note_config_read("algo.name");
+  if (a == "grpo") note_config_read({"grpo.eps", "grpo.scale_rewards"});
+  if (a == "w_reinforce") note_config_read("algo.w_reinforce_lambda");
+  if (a == "popo") note_config_read({"popo.weights", "popo.weight_temperature"});
   if (a == "grpo")
     return grpo_advantages(rewards, group_size, cfg.grpo.eps, cfg.grpo.scale_rewards == "group");
   if (a == "rloo") return rloo_advantages(rewards, group_size);

@@ -35,6 +35,7 @@ at::Tensor raft_weights(const at::Tensor& rewards, int64_t group_size);
 // gives 1/|S+| instead. seq_logp: (N) length-normalised sequence log-probs l(a), no gradient.
 at::Tensor popo_weights(const at::Tensor& rewards, const at::Tensor& seq_logp,
                         int64_t group_size, double temperature, bool uniform);
+// (popo_weights and sequence_mean_logp keep float64 inputs in float64.)
 // Returns l(a) (N) float32 = mean over the response tokens of logp (0 for an empty response),
 // detached. logp: (N, R) float; mask: (N, R) float 1 = response token.
 at::Tensor sequence_mean_logp(const at::Tensor& logp, const at::Tensor& mask);

@@ -91,12 +91,20 @@ void validate(const AlgoConfig& cfg, int64_t group_size) {
   check_range("grpo.kl_coef", g.kl_coef, 0.0, 1e9, "finite and >= 0");
   check_one_of("grpo.loss_agg", g.loss_agg,
                {"seq-mean-token-mean", "token-mean", "seq-mean-token-sum-norm"});
-  POPO_CHECK(g.loss_agg_max_len >= 0, "config: grpo.loss_agg_max_len must be >= 0 (0 = max tokens), got ",
+  POPO_CHECK(g.loss_agg_max_len >= 0,
+             "config: grpo.loss_agg_max_len must be >= 0 (0 = sampling.max_new_tokens), got ",
              g.loss_agg_max_len);
   check_one_of("grpo.old_logp", g.old_logp, {"detached", "behaviour"});
   POPO_CHECK(g.dynamic_sampling_max_rounds >= 1,
              "config: grpo.dynamic_sampling_max_rounds must be >= 1, got ",
              g.dynamic_sampling_max_rounds);
+  POPO_CHECK(g.overlong_buffer >= 0, "config: grpo.overlong_buffer must be >= 0 (0 = off), got ",
+             g.overlong_buffer);
+  check_range("grpo.overlong_penalty", g.overlong_penalty, 0.0, 1e9, "finite and >= 0");
+  if (g.overlong_filter) {
+    POPO_CHECK(!uses_popo_path(cfg.name), "config: grpo.overlong_filter acts on the "
+               "policy-gradient path (grpo, rloo, psr, nsr, w_reinforce), not algo.name=", cfg.name);
+  }
   if (g.dynamic_sampling) {
     POPO_CHECK(group_size >= 2, "config: grpo.dynamic_sampling needs a group size >= 2, got ",
                group_size);

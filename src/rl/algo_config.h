@@ -59,12 +59,18 @@ struct GrpoConfig {
                                         // no reference forward); the reference GRPO run uses 0.01
   std::string loss_agg = "seq-mean-token-mean";  // | token-mean (DAPO) | seq-mean-token-sum-norm (Dr. GRPO)
   int64_t loss_agg_max_len = 0;         // constant divisor of seq-mean-token-sum-norm; 0 = the
-                                        // response budget (sampling max tokens)
+                                        // response budget sampling.max_new_tokens (a constant,
+                                        // never the longest response of the step)
   std::string old_logp = "detached";    // logp_old of rho: detached (the learner's own log-probs,
                                         // rho == 1 in value, as TRL with one iteration) | behaviour
                                         // (the sampler's log-probs)
-  bool dynamic_sampling = false;        // DAPO: drop groups whose rewards are all equal; default off
-  int64_t dynamic_sampling_max_rounds = 4;  // sampling rounds to refill the batch; default 4
+  bool dynamic_sampling = false;        // DAPO: drop groups whose verdicts are all equal and sample
+                                        // more prompts to refill the step; default off
+  int64_t dynamic_sampling_max_rounds = 4;  // most sampling rounds per step (1 = filter only); default 4
+  int64_t overlong_buffer = 0;          // DAPO overlong shaping: the last B tokens of the budget
+                                        // are penalised linearly; 0 disables
+  double overlong_penalty = 1.0;        // penalty at the full budget (DAPO's factor 1.0)
+  bool overlong_filter = false;         // DAPO: truncated responses get no token in the loss
 
   template <class V>
   void visit_fields(V& v) {
@@ -74,10 +80,13 @@ struct GrpoConfig {
     v("clip_high", clip_high, "epsilon_high of the ratio clip (default 0.2; DAPO 0.28)");
     v("kl_coef", kl_coef, "beta of the k3 KL to the frozen reference (default 0 = off)");
     v("loss_agg", loss_agg, "seq-mean-token-mean | token-mean | seq-mean-token-sum-norm");
-    v("loss_agg_max_len", loss_agg_max_len, "divisor of seq-mean-token-sum-norm (0 = max tokens)");
+    v("loss_agg_max_len", loss_agg_max_len, "divisor of seq-mean-token-sum-norm (0 = sampling.max_new_tokens)");
     v("old_logp", old_logp, "logp_old of the ratio: detached | behaviour");
     v("dynamic_sampling", dynamic_sampling, "drop groups with all-equal rewards and refill (DAPO)");
     v("dynamic_sampling_max_rounds", dynamic_sampling_max_rounds, "sampling rounds to refill (4)");
+    v("overlong_buffer", overlong_buffer, "DAPO overlong shaping over the last N budget tokens (0 = off)");
+    v("overlong_penalty", overlong_penalty, "overlong shaping: penalty at the full budget (1.0)");
+    v("overlong_filter", overlong_filter, "drop truncated responses from the loss (DAPO; false)");
   }
 };
 

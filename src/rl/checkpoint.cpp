@@ -46,6 +46,30 @@ std::vector<std::pair<int64_t, fs::path>> list_checkpoints(const std::string& di
   return out;
 }
 
+// Loads fp32 masters from file p into masters (in place); without the file they are re-derived
+// from the loaded weights they shadow (warned).
+void load_masters(const fs::path& p, const std::vector<torch::Tensor>& masters,
+                  const std::vector<torch::Tensor>& mastered) {
+  if (masters.empty()) return;
+  POPO_CHECK(mastered.size() == masters.size(), "load_checkpoint: ", masters.size(),
+             " master weights but ", mastered.size(), " mastered parameters");
+  torch::NoGradGuard no_grad;
+  if (fs::exists(p)) {
+    std::vector<torch::Tensor> saved;
+    torch::load(saved, p.string());
+    POPO_CHECK(saved.size() == masters.size(), p.string(), ": holds ", saved.size(),
+               " master weights, the learner has ", masters.size());
+    for (size_t i = 0; i < saved.size(); ++i) {
+      POPO_CHECK(saved[i].sizes() == masters[i].sizes(), p.string(), ": master ", i,
+                 " has shape ", saved[i].sizes(), ", expected ", masters[i].sizes());
+      masters[i].copy_(saved[i]);
+    }
+  } else {
+    LOG_WARN(p.string(), ": missing; fp32 master weights re-derived from the loaded weights");
+    for (size_t i = 0; i < masters.size(); ++i) masters[i].copy_(mastered[i]);
+  }
+}
+
 }  // namespace
 
 std::string checkpoint_name(int64_t step) {
@@ -107,6 +131,8 @@ std::string save_checkpoint(const std::string& checkpoints_dir, const Checkpoint
   if (parts.predictor) torch::save(*parts.predictor, (tmp_dir / "predictor.pt").string());
   if (parts.optimizer) torch::save(*parts.optimizer, (tmp_dir / "optimizer.pt").string());
   if (!parts.masters.empty()) torch::save(parts.masters, (tmp_dir / "masters.pt").string());
+  if (!parts.siamese_masters.empty())
+    torch::save(parts.siamese_masters, (tmp_dir / "siamese_masters.pt").string());
   // state.json last: its presence marks a complete folder.
   write_file_atomic((tmp_dir / "state.json").string(), state.to_json().dump(2) + "\n");
 
@@ -162,27 +188,8 @@ TrainerState load_checkpoint(const std::string& dir, const CheckpointParts& part
     POPO_CHECK(fs::exists(p), p.string(), ": missing optimizer state");
     torch::load(*parts.optimizer, p.string());
   }
-  if (!parts.masters.empty()) {
-    POPO_CHECK(parts.mastered.size() == parts.masters.size(), "load_checkpoint: ",
-               parts.masters.size(), " master weights but ", parts.mastered.size(),
-               " mastered parameters");
-    const fs::path p = root / "masters.pt";
-    torch::NoGradGuard no_grad;
-    if (fs::exists(p)) {
-      std::vector<torch::Tensor> saved;
-      torch::load(saved, p.string());
-      POPO_CHECK(saved.size() == parts.masters.size(), p.string(), ": holds ", saved.size(),
-                 " master weights, the learner has ", parts.masters.size());
-      for (size_t i = 0; i < saved.size(); ++i) {
-        POPO_CHECK(saved[i].sizes() == parts.masters[i].sizes(), p.string(), ": master ", i,
-                   " has shape ", saved[i].sizes(), ", expected ", parts.masters[i].sizes());
-        parts.masters[i].copy_(saved[i]);
-      }
-    } else {
-      LOG_WARN(p.string(), ": missing; fp32 master weights re-derived from the loaded weights");
-      for (size_t i = 0; i < parts.masters.size(); ++i) parts.masters[i].copy_(parts.mastered[i]);
-    }
-  }
+  load_masters(root / "masters.pt", parts.masters, parts.mastered);
+  load_masters(root / "siamese_masters.pt", parts.siamese_masters, parts.siamese_mastered);
   return state;
 }
 

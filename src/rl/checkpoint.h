@@ -5,6 +5,7 @@
 //   predictor.pt     POPO's predictor (torch::save)
 //   optimizer.pt     the AdamW state (torch::save)
 //   masters.pt       fp32 master weights of a bf16/fp16 run (torch::save of the tensor list)
+//   siamese_masters.pt  fp32 masters of a bf16/fp16 siamese network (the same form)
 //   state.json       step, data cursor, counters, momentum state, metric rows written
 // A checkpoint is written into a hidden temporary folder and renamed into place, so a crash
 // mid-write leaves the previous checkpoint intact; only the last K are kept. Every random
@@ -57,6 +58,10 @@ struct CheckpointParts {
   // the rounded weights only; warned).
   std::vector<at::Tensor> masters;
   std::vector<at::Tensor> mastered;
+  // The same for a bf16/fp16 siamese network (Learner::siamese_master_weights() and
+  // siamese_mastered_parameters(); siamese_masters.pt).
+  std::vector<at::Tensor> siamese_masters;
+  std::vector<at::Tensor> siamese_mastered;
 };
 
 // Writes checkpoint `state.step` under checkpoints_dir atomically (temporary folder + rename),

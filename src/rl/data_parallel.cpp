@@ -54,14 +54,16 @@ void attach_data_parallel(Learner& learner, std::shared_ptr<Dist> dist, double b
   Dist* d = dist.get();
   learner.reduce_normalizers = [dist, d](StepNormalizers& n) {
     std::vector<double> v{n.num_seqs, n.num_tokens, n.num_pos_tokens, n.sum_pos_weight,
-                          n.num_ent_tokens};
+                          n.num_ent_tokens, n.num_pos_seqs};
     sum_in_place(*d, v);
     n.num_seqs = v[0];
     n.num_tokens = v[1];
     n.num_pos_tokens = v[2];
     n.sum_pos_weight = v[3];
     n.num_ent_tokens = v[4];
-    // The longest response of the step, so seq-mean-token-sum-norm divides by the same constant.
+    n.num_pos_seqs = v[5];
+    // The divisor of seq-mean-token-sum-norm is a constant of the config; the max keeps every
+    // rank on the same value all the same.
     const std::vector<double> lens = all_gather_scalar(*d, n.max_len);
     n.max_len = *std::max_element(lens.begin(), lens.end());
   };

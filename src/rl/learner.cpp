@@ -10,6 +10,7 @@
 #include <cmath>
 #include <limits>
 
+#include "core/config.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "rl/advantages.h"
@@ -41,9 +42,7 @@ Rows gather_rows(const RolloutBatch& b, const torch::Tensor& idx, const c10::Dev
 torch::Tensor response_features(const torch::Tensor& hidden, int64_t prompt_len,
                                 const torch::Tensor& mask) {
   const int64_t resp_len = mask.size(1);
-  torch::Tensor h = hidden.narrow(1, prompt_len, resp_len).to(torch::kFloat);  // (m, R, C)
-  torch::Tensor m = mask.unsqueeze(2);                                          // (m, R, 1)
-  return (h * m).sum(/*dim=*/1) / m.sum(/*dim=*/1).clamp_min(1.0);              // (m, C)
+  return masked_mean_pool(hidden.narrow(1, prompt_len, resp_len), mask);  // (m, C)
 }
 
 // Returns the hidden states that predict the response tokens: positions P-1 .. P+R-2.
@@ -89,13 +88,13 @@ Learner::Learner(CausalLM policy, Predictor predictor, const AlgoConfig& algo,
              algo_.grpo.kl_coef, " > 0 needs a reference network");
   POPO_CHECK(!(algo_.name == "popo" && algo_.popo.sim_coef > 0) || !predictor_.is_empty(),
              "Learner: popo.sim_coef > 0 needs a predictor");
-  POPO_CHECK(cfg_.micro_batch_size >= 1, "Learner: learner.micro_batch_size must be >= 1, got ",
+  POPO_CHECK(cfg_.micro_batch_size >= 1, "config: trainer.micro_batch_size must be >= 1, got ",
              cfg_.micro_batch_size);
   POPO_CHECK(optim_.lr_schedule == "cosine" || optim_.lr_schedule == "constant",
-             "config: optim.lr_schedule must be cosine | constant, got '", optim_.lr_schedule, "'");
+             "config: trainer.schedule must be cosine | constant, got '", optim_.lr_schedule, "'");
   POPO_CHECK(optim_.warmup_ratio >= 0 && optim_.warmup_ratio <= 1,
-             "config: optim.warmup_ratio must be in [0, 1], got ", optim_.warmup_ratio);
-  POPO_CHECK(optim_.total_steps >= 1, "config: optim.total_steps must be >= 1, got ",
+             "config: trainer.warmup_ratio must be in [0, 1], got ", optim_.warmup_ratio);
+  POPO_CHECK(optim_.total_steps >= 1, "config: trainer.steps must be >= 1, got ",
              optim_.total_steps);
   if (!siamese_.is_empty()) siamese_->eval();
   if (!reference_.is_empty()) reference_->eval();
@@ -111,9 +110,28 @@ Learner::Learner(CausalLM policy, Predictor predictor, const AlgoConfig& algo,
     }
   }
 
-  // AdamW with decay on matrices only (HF Trainer leaves biases and norm weights undecayed).
+  // fp32 masters of a bf16/fp16 siamese: the EMA step (1 - tau) (theta - xi) is far below
+  // half an ulp of a bf16 weight and would round away (fixture case C).
+  // popo.momentum = 1 with the fixed law freezes xi: no update, no masters needed.
+  const bool frozen_siamese = algo_.popo.momentum_law == "fixed" && algo_.popo.momentum >= 1.0;
+  if (!siamese_.is_empty() && !frozen_siamese) {
+    for (const torch::Tensor& p : siamese_->parameters()) {
+      if (p.scalar_type() != torch::kBFloat16 && p.scalar_type() != torch::kHalf) continue;
+      siamese_masters_.clear();
+      for (const torch::Tensor& q : siamese_->parameters())
+        siamese_masters_.push_back(q.detach().to(torch::kFloat).clone());
+      break;
+    }
+  }
+
+  // AdamW with decay on the policy's matrices only (HF Trainer leaves biases and norm weights
+  // undecayed) and on every predictor parameter (the POPO reference code decays them all).
+  const size_t n_policy = policy_->parameters().size();
   std::vector<torch::Tensor> decay, no_decay;
-  for (const torch::Tensor& p : opt_params_) (p.dim() >= 2 ? decay : no_decay).push_back(p);
+  for (size_t i = 0; i < opt_params_.size(); ++i) {
+    const torch::Tensor& p = opt_params_[i];
+    (p.dim() >= 2 || i >= n_policy ? decay : no_decay).push_back(p);
+  }
   auto options = [&](double wd) {
     return std::make_unique<torch::optim::AdamWOptions>(
         torch::optim::AdamWOptions(optim_.lr)
@@ -140,6 +158,11 @@ std::vector<torch::Tensor> Learner::master_weights() const {
   for (size_t i = 0; i < params.size(); ++i)
     if (!opt_params_[i].is_same(params[i])) out.push_back(opt_params_[i]);
   return out;
+}
+
+std::vector<torch::Tensor> Learner::siamese_mastered_parameters() const {
+  if (siamese_masters_.empty()) return {};
+  return siamese_->parameters();
 }
 
 std::vector<torch::Tensor> Learner::mastered_parameters() const {
@@ -210,25 +233,39 @@ std::map<std::string, double> Learner::accumulate_gradients(const RolloutBatch& 
                        steps_ % algo_.popo.kl_every == 0;
   const bool use_ref = !popo_path && algo_.grpo.kl_coef > 0;
   const bool behaviour_old = !popo_path && algo_.grpo.old_logp == "behaviour";
+  note_config_read({"algo.name", "popo.kl_every"});
+  if (use_sim) note_config_read("popo.noise_std");
+  if (!popo_path) note_config_read({"grpo.old_logp", "grpo.kl_coef", "grpo.loss_agg_max_len"});
   TORCH_CHECK(!behaviour_old || batch.logp.defined(),
               "Learner: grpo.old_logp=behaviour needs the batch's behaviour log-probs");
 
   torch::Tensor positive_cpu = rewards.detach().to(torch::kCPU) > 0;  // (N) bool
   torch::Tensor coef_cpu = coef_in.detach().to(torch::kCPU, torch::kFloat);
   torch::Tensor mask_cpu = batch.response_mask.detach().to(torch::kCPU, torch::kFloat);  // (N, R)
-  torch::Tensor rows_all = forward_rows(positive_cpu);
+  torch::Tensor rows_all = forward_rows(positive_cpu);  // (n_fwd)
 
   // Step-global normalisers (losses.h): counted over the whole batch, never per micro-batch.
   StepNormalizers norm;
   norm.num_seqs = double(n);
   norm.num_tokens = mask_cpu.sum().item<double>();
   norm.num_pos_tokens = mask_cpu.index({positive_cpu}).sum().item<double>();
+  norm.num_pos_seqs = positive_cpu.sum().item<double>();
   norm.sum_pos_weight = coef_cpu.index({positive_cpu}).sum().item<double>();
   norm.num_ent_tokens = (algo_.popo.entropy_on == "positives" || rows_all.size(0) < n)
                             ? norm.num_pos_tokens
                             : norm.num_tokens;
-  norm.max_len = double(algo_.grpo.loss_agg_max_len > 0 ? algo_.grpo.loss_agg_max_len : resp_len);
+  // Dr. GRPO's divisor is a constant of the run: grpo.loss_agg_max_len, else the response
+  // budget sampling.max_new_tokens (never the longest response of the step).
+  norm.max_len = double(algo_.grpo.loss_agg_max_len > 0 ? algo_.grpo.loss_agg_max_len
+                                                          : cfg_.response_budget);
+  POPO_CHECK(popo_path || algo_.grpo.loss_agg != "seq-mean-token-sum-norm" || norm.max_len > 0,
+             "Learner: grpo.loss_agg=seq-mean-token-sum-norm needs grpo.loss_agg_max_len > 0 or "
+             "the response budget sampling.max_new_tokens, got neither");
   if (reduce_normalizers) reduce_normalizers(norm);
+  // POPO path: a step without a positive rollout (on any rank) has exactly zero loss, the entropy
+  // term included, so no row is forwarded. The count is global, so every rank agrees and every
+  // collective below still runs.
+  if (popo_path && norm.num_pos_seqs <= 0) rows_all = rows_all.narrow(0, 0, 0);
 
   // The target noise eps ~ N(0, sigma^2 I) of every rollout, drawn once per step from a seeded
   // generator, so it does not depend on the micro-batch split.
@@ -341,9 +378,21 @@ LearnerStep Learner::step(const RolloutBatch& batch, const torch::Tensor& reward
       if (!opt_params_[i].is_same(params[i]))
         opt_params_[i].mutable_grad() = params[i].grad().detach().to(torch::kFloat);
   }
+  // Clip the policy's gradients only; the predictor's stay unclipped (the reference clips the
+  // model's parameters), and their norm is logged apart.
   const double max_norm =
       optim_.grad_clip > 0 ? optim_.grad_clip : std::numeric_limits<double>::infinity();
-  const double grad_norm = torch::nn::utils::clip_grad_norm_(opt_params_, max_norm);
+  const size_t n_policy = policy_->parameters().size();
+  const std::vector<torch::Tensor> policy_opt(opt_params_.begin(), opt_params_.begin() + n_policy);
+  const std::vector<torch::Tensor> predictor_opt(opt_params_.begin() + n_policy, opt_params_.end());
+  const double grad_norm = torch::nn::utils::clip_grad_norm_(policy_opt, max_norm);
+  if (!predictor_opt.empty()) {
+    double sq = 0;
+    for (const torch::Tensor& p : predictor_opt) sq += p.grad().to(torch::kDouble).pow(2).sum().item<double>();
+    out.metrics["popo/predictor_grad_norm"] = std::sqrt(sq);
+  }
+  const double pred_norm = out.metrics.count("popo/predictor_grad_norm")
+                               ? out.metrics["popo/predictor_grad_norm"] : 0.0;
   const double lr = lr_at(steps_);
   GroupStats gs = group_stats(rewards.detach().to(torch::kCPU), batch.group_size);
   out.metrics["grad_norm"] = grad_norm;
@@ -351,7 +400,7 @@ LearnerStep Learner::step(const RolloutBatch& batch, const torch::Tensor& reward
   out.metrics["popo/positive_ratio"] = gs.positive_ratio;
   out.metrics["frac_zero_std_groups"] = gs.frac_zero_std;
   const double loss = out.metrics.count("loss") ? out.metrics["loss"] : 0.0;
-  if (!std::isfinite(loss) || !std::isfinite(grad_norm)) {
+  if (!std::isfinite(loss) || !std::isfinite(grad_norm) || !std::isfinite(pred_norm)) {
     LOG_WARN("step ", steps_, ": non-finite loss ", loss, " or grad norm ", grad_norm,
              "; update skipped");
     for (torch::Tensor& p : params) p.mutable_grad().zero_();
@@ -371,17 +420,22 @@ LearnerStep Learner::step(const RolloutBatch& batch, const torch::Tensor& reward
     }
   }
 
-  // Siamese momentum update xi <- tau xi + (1 - tau) theta after every optimizer step.
+  // Siamese momentum update xi <- tau xi + (1 - tau) theta after every optimizer step. theta is
+  // the policy's optimizer tensors (its fp32 masters under mixed precision, not their roundings);
+  // a bf16/fp16 siamese updates its fp32 masters and takes their roundings.
   if (algo_.name == "popo" && !siamese_.is_empty()) {
-    if (out.metrics.count("popo/kl_to_siamese")) momentum_.observe_kl(out.metrics["popo/kl_to_siamese"]);
+    // The adaptive law skips step 0: xi_0 = theta_0, so KL(pi_theta || pi_xi) is 0 there by
+    // construction and carries no information.
+    if (steps_ > 0 && out.metrics.count("popo/kl_to_siamese"))
+      momentum_.observe_kl(out.metrics["popo/kl_to_siamese"]);
     const double tau = momentum_.tau(steps_);
-    if (has_masters_) {
-      // theta is the fp32 masters (the policy's first parameters), not their bf16 roundings.
-      const std::vector<torch::Tensor> theta(opt_params_.begin(),
-                                             opt_params_.begin() + policy_->parameters().size());
-      ema_update(*siamese_, theta, tau);
+    if (!siamese_masters_.empty()) {
+      ema_update_tensors(siamese_masters_, policy_opt, tau);
+      torch::NoGradGuard no_grad;
+      const std::vector<torch::Tensor> xi = siamese_->parameters();
+      for (size_t i = 0; i < xi.size(); ++i) xi[i].copy_(siamese_masters_[i]);
     } else {
-      ema_update(*siamese_, *policy_, tau);
+      ema_update(*siamese_, policy_opt, tau);
     }
     out.metrics["popo/tau"] = tau;
   }

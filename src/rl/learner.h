@@ -6,7 +6,11 @@
 // Per-token log-probs come from token_logprobs() (chunked: no full fp32 logits).
 // Mixed precision: bf16/fp16 parameters get fp32 master copies; AdamW (fp32 states), clipping
 // and the siamese update read the masters, and the model's parameters are rounded copies of them
-// after each step (an fp32 model trains its own parameters, no copies).
+// after each step (an fp32 model trains its own parameters, no copies). A bf16/fp16 siamese
+// network has fp32 masters too: the EMA runs on them (a bf16 EMA with tau 0.995 rounds away,
+// ../shared/fixtures/popo-reference case C) and the siamese weights are their roundings.
+// Clipping reads the policy's gradients only; the predictor's are neither clipped nor counted in
+// grad_norm, and every predictor parameter is decayed (as the POPO reference code).
 // Not here: sampling, rewards, data parallelism (the two hooks below let src/dist plug in).
 // Dims: N rollouts, P prompt width, R response width, C hidden, m rollouts of a micro-batch.
 #pragma once
@@ -62,6 +66,8 @@ struct LearnerConfig {
   int64_t logprob_chunk_tokens = 2048;  // tokens per chunk of the LM head (memory: chunk x V fp32)
   double temperature = 1.0;             // sampling temperature: log-probs of softmax(logits / T)
   uint64_t seed = 0;                    // seed of POPO's target noise eps
+  int64_t response_budget = 0;          // sampling.max_new_tokens: the constant divisor of
+                                        // seq-mean-token-sum-norm when grpo.loss_agg_max_len = 0
 
   template <class V>
   void visit_fields(V& v) {
@@ -69,6 +75,7 @@ struct LearnerConfig {
     v("logprob_chunk_tokens", logprob_chunk_tokens, "tokens per chunk of the LM head log-softmax");
     v("temperature", temperature, "sampling temperature the log-probs are taken at (1.0)");
     v("seed", seed, "seed of the siamese target noise");
+    v("response_budget", response_budget, "response budget in tokens (Dr. GRPO's divisor)");
   }
 };
 
@@ -119,6 +126,10 @@ class Learner {
   std::vector<at::Tensor> master_weights() const;
   // Returns the model parameters the master_weights() shadow (same order and length).
   std::vector<at::Tensor> mastered_parameters() const;
+  // Returns the fp32 masters of a bf16/fp16 siamese network (siamese parameters() order; empty
+  // for an fp32 siamese or none) and the siamese parameters they shadow.
+  const std::vector<at::Tensor>& siamese_master_weights() const { return siamese_masters_; }
+  std::vector<at::Tensor> siamese_mastered_parameters() const;
   torch::optim::AdamW& optimizer() { return *optimizer_; }
   MomentumSchedule& momentum() { return momentum_; }
 
@@ -160,6 +171,7 @@ class Learner {
   // parameter itself (the optimizer's parameters).
   std::vector<at::Tensor> opt_params_;
   bool has_masters_ = false;
+  std::vector<at::Tensor> siamese_masters_;  // fp32 masters of a bf16/fp16 siamese (else empty)
   int64_t steps_ = 0;
   int64_t row_offset_ = 0, global_rows_ = 0;  // 0 global rows: this batch is the whole step
 };

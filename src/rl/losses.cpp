@@ -3,6 +3,7 @@
 
 #include <torch/torch.h>
 
+#include "core/config.h"
 #include "core/error.h"
 
 namespace popo {
@@ -39,7 +40,7 @@ torch::Tensor aggregate(const torch::Tensor& per_token, const torch::Tensor& mas
 // Returns the masked token sum of x over the step's tokens as a double share.
 double token_share(const torch::Tensor& x, const torch::Tensor& mask, double total) {
   if (total <= 0) return 0.0;
-  return masked(x.detach().to(torch::kFloat), mask).sum().item<double>() / total;
+  return masked(x.detach().to(torch::kDouble), mask).sum().item<double>() / total;
 }
 
 void check_inputs(const LossInputs& in, const char* who) {
@@ -57,6 +58,17 @@ void check_inputs(const LossInputs& in, const char* who) {
 }
 
 }  // namespace
+
+torch::Tensor masked_mean_pool(const torch::Tensor& hidden, const torch::Tensor& mask) {
+  TORCH_CHECK(hidden.dim() == 3 && mask.dim() == 2 && hidden.size(0) == mask.size(0) &&
+                  hidden.size(1) == mask.size(1),
+              "masked_mean_pool: hidden must be (n, R, C) and mask (n, R), got ", hidden.sizes(),
+              " and ", mask.sizes());
+  const c10::ScalarType ft = hidden.scalar_type() == torch::kDouble ? torch::kDouble : torch::kFloat;
+  torch::Tensor h = hidden.to(ft);                                   // (n, R, C)
+  torch::Tensor m = mask.to(ft).unsqueeze(2);                        // (n, R, 1)
+  return (h * m).sum(/*dim=*/1) / m.sum(/*dim=*/1).clamp_min(1.0);   // (n, C)
+}
 
 torch::Tensor k3_per_token(const torch::Tensor& logp_p, const torch::Tensor& logp_q) {
   torch::Tensor d = logp_q - logp_p;  // (n, R) log q/p
@@ -89,6 +101,7 @@ LossResult policy_gradient_loss(const LossInputs& in, const GrpoConfig& cfg,
     per_token = per_token + cfg.kl_coef * kl;
   }
   out.loss = aggregate(per_token, m, cfg.loss_agg, norm);  // ()
+  note_config_read({"grpo.clip_low", "grpo.clip_high", "grpo.kl_coef", "grpo.loss_agg"});
 
   // Metrics, token-means over the step (TRL's clip_ratio/low_mean and high_mean).
   torch::NoGradGuard no_grad;
@@ -108,11 +121,13 @@ LossResult popo_loss(const LossInputs& in, const PopoConfig& cfg, const StepNorm
                   in.positive.size(0) == in.logp.size(0),
               "popo_loss: positive must be (n) bool with n = ", in.logp.size(0));
   LossResult out;
-  torch::Tensor m = in.mask.to(torch::kFloat);                                  // (n, R)
+  // float32 in training; float64 end to end when the inputs are float64 (fixture test).
+  const c10::ScalarType ft = in.logp.scalar_type() == torch::kDouble ? torch::kDouble : torch::kFloat;
+  torch::Tensor m = in.mask.to(ft);                                             // (n, R)
   torch::Tensor pos_idx = torch::nonzero(in.positive.to(torch::kBool)).reshape({-1});  // (n_pos)
   const int64_t n_pos = pos_idx.size(0);
-  torch::Tensor w = in.coef.detach().to(torch::kFloat).index_select(0, pos_idx);  // (n_pos)
-  torch::Tensor zero = torch::zeros({}, in.logp.options().dtype(torch::kFloat));  // ()
+  torch::Tensor w = in.coef.detach().to(ft).index_select(0, pos_idx);  // (n_pos)
+  torch::Tensor zero = torch::zeros({}, in.logp.options().dtype(ft));  // ()
 
   // 1. Weighted NLL over the positives only; negatives' rows are never read, so they get
   //    exactly zero gradient from this term.
@@ -129,8 +144,8 @@ LossResult popo_loss(const LossInputs& in, const PopoConfig& cfg, const StepNorm
     TORCH_CHECK(in.pred.defined() && in.target.defined() && in.pred.dim() == 2 &&
                     in.pred.size(0) == n_pos && in.target.sizes() == in.pred.sizes(),
                 "popo_loss: pred and target must be (n_pos, C) with n_pos = ", n_pos);
-    torch::Tensor cos = torch::cosine_similarity(in.pred.to(torch::kFloat),
-                                                 in.target.detach().to(torch::kFloat),
+    torch::Tensor cos = torch::cosine_similarity(in.pred.to(ft),
+                                                 in.target.detach().to(ft),
                                                  /*dim=*/1, /*eps=*/1e-8);  // (n_pos)
     sim = -(w * cos).sum() / norm.sum_pos_weight;                            // ()
   }
@@ -152,6 +167,7 @@ LossResult popo_loss(const LossInputs& in, const PopoConfig& cfg, const StepNorm
     if (norm.num_ent_tokens > 0) ent = -masked(h, mh).sum() / norm.num_ent_tokens;  // ()
   }
   out.loss = nll + cfg.sim_coef * sim + cfg.entropy_coef * ent;  // ()
+  note_config_read({"popo.sim_coef", "popo.entropy_coef", "popo.entropy_on"});
 
   out.metrics["popo/nll_loss"] = nll.item<double>();
   out.metrics["popo/sim_loss"] = sim.item<double>();

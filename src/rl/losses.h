@@ -36,6 +36,7 @@ struct StepNormalizers {
   double num_seqs = 0;        // rollouts in the step
   double num_tokens = 0;      // response tokens (mask sum) of all rollouts
   double num_pos_tokens = 0;  // response tokens of the positive rollouts
+  double num_pos_seqs = 0;    // positive rollouts (0: the POPO path's step loss is exactly 0)
   double sum_pos_weight = 0;  // sum of the POPO weights over the positives (prompts with a positive)
   double num_ent_tokens = 0;  // tokens the POPO entropy averages over (all or positives only)
   double max_len = 0;         // constant divisor of seq-mean-token-sum-norm
@@ -43,6 +44,8 @@ struct StepNormalizers {
 
 // One micro-batch. Tensors not needed by the algorithm may be left undefined.
 struct LossInputs {
+  // Floating tensors are float32 in training; float64 inputs are computed in float64 throughout
+  // (the reference-fixture test).
   at::Tensor logp;      // (n, R) float32, with grad: log pi_theta(a_t) at the sampling temperature
   at::Tensor logp_old;  // (n, R) float32 or undefined (= logp detached, rho == 1 in value)
   at::Tensor logp_ref;  // (n, R) float32 frozen reference log-probs; read when grpo.kl_coef > 0
@@ -71,6 +74,11 @@ LossResult popo_loss(const LossInputs& in, const PopoConfig& cfg, const StepNorm
 // Returns the loss of cfg.name: popo -> popo_loss; raft -> popo_loss with uniform weights and
 // alpha = beta = 0; others -> policy_gradient_loss. Also adds "loss" to the metrics.
 LossResult compute_loss(const AlgoConfig& cfg, const LossInputs& in, const StepNormalizers& norm);
+
+// Returns the masked mean over the response positions of hidden (n, R, C) -> (n, C): f(s, a) of
+// POPO.md (sum_t h_t m_t / max(sum_t m_t, 1), the reference's _masked_mean_pool). float64 input
+// stays float64, anything else becomes float32. mask: (n, R) 1 = response token.
+at::Tensor masked_mean_pool(const at::Tensor& hidden, const at::Tensor& mask);
 
 // Returns the per-token k3 estimate of KL(pi_p || pi_q) from samples of p (n, R):
 // exp(q - p) - (q - p) - 1 (>= 0). logp_p, logp_q: (n, R).

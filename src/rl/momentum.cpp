@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/config.h"
 #include "core/error.h"
 
 namespace popo {
@@ -56,12 +57,33 @@ void ema_update(torch::nn::Module& target, const std::vector<torch::Tensor>& onl
   }
 }
 
+void ema_update_tensors(const std::vector<torch::Tensor>& target,
+                        const std::vector<torch::Tensor>& online, double tau) {
+  POPO_CHECK(std::isfinite(tau) && tau >= 0 && tau <= 1,
+             "ema_update_tensors: tau must be in [0, 1], got ", tau);
+  POPO_CHECK(target.size() == online.size(), "ema_update_tensors: ", target.size(),
+             " target tensors, ", online.size(), " online");
+  torch::NoGradGuard no_grad;
+  for (size_t i = 0; i < target.size(); ++i) {
+    torch::Tensor xi = target[i];
+    POPO_CHECK(xi.sizes() == online[i].sizes(), "ema_update_tensors: tensor ", i, " has shape ",
+               xi.sizes(), " in the target, ", online[i].sizes(), " online");
+    torch::Tensor theta = online[i].detach().to(xi.options());
+    if (tau == 0.0) {
+      xi.copy_(theta);
+    } else if (tau < 1.0) {
+      xi.mul_(tau).add_(theta, /*alpha=*/1.0 - tau);  // xi <- tau xi + (1 - tau) theta
+    }
+  }
+}
+
 MomentumSchedule::MomentumSchedule(const PopoConfig& cfg, int64_t total_steps)
     : cfg_(cfg), total_steps_(total_steps), tau_(cfg.momentum) {
   POPO_CHECK(total_steps >= 1, "MomentumSchedule: total steps must be >= 1, got ", total_steps);
 }
 
 double MomentumSchedule::tau(int64_t step) const {
+  note_config_read({"popo.momentum", "popo.momentum_law"});
   if (cfg_.momentum_law == "cosine") {
     double k = std::clamp<double>(double(step), 0.0, double(total_steps_));
     return 1.0 - (1.0 - cfg_.momentum) * (std::cos(M_PI * k / double(total_steps_)) + 1.0) / 2.0;
@@ -72,6 +94,8 @@ double MomentumSchedule::tau(int64_t step) const {
 
 void MomentumSchedule::observe_kl(double kl) {
   if (cfg_.momentum_law != "adaptive" || !std::isfinite(kl)) return;
+  note_config_read({"popo.momentum_target_kl", "popo.momentum_adapt_factor", "popo.momentum_min",
+                    "popo.momentum_max"});
   double u = 1.0 - tau_;
   if (kl > 1.5 * cfg_.momentum_target_kl) {
     u /= cfg_.momentum_adapt_factor;

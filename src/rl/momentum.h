@@ -28,6 +28,11 @@ void ema_update(torch::nn::Module& target, const torch::nn::Module& online, doub
 // The same with the online values given as tensors in target.parameters() order (e.g. the fp32
 // master weights of a bf16 policy); count and shapes must match.
 void ema_update(torch::nn::Module& target, const std::vector<at::Tensor>& online, double tau);
+// The same on plain tensors (e.g. the fp32 masters of a bf16 siamese), in place, each in its own
+// dtype: xi.mul_(tau).add_(theta, 1 - tau), the reference's two roundings. Count and shapes must
+// match.
+void ema_update_tensors(const std::vector<at::Tensor>& target, const std::vector<at::Tensor>& online,
+                        double tau);
 
 // tau over training for one popo.momentum_law.
 class MomentumSchedule {

@@ -36,8 +36,9 @@ PredictorImpl::PredictorImpl(int64_t dim, int64_t hidden, int64_t layers)
 torch::Tensor PredictorImpl::forward(const torch::Tensor& features) {
   TORCH_CHECK(features.dim() == 2 && features.size(1) == dim_, "Predictor: features must be (n, ",
               dim_, "), got ", features.sizes());
-  torch::Tensor x = features.to(torch::kFloat);  // (n, C) fp32
-  if (layers_ == 0) return x;
+  if (layers_ == 0) return features.to(torch::kFloat);  // (n, C) fp32
+  // The predictor's own dtype: fp32 as built (a float64 copy serves the fixture test).
+  torch::Tensor x = features.to(parameters()[0].scalar_type());  // (n, C)
   return net_->forward(x);  // (n, C)
 }
 

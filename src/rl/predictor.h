@@ -18,7 +18,8 @@ class PredictorImpl : public torch::nn::Module {
   // dim: feature width C (input and output); hidden: width of the inner layers; layers: number
   // of Linear layers (0 = identity, 1 = one Linear C -> C).
   PredictorImpl(int64_t dim, int64_t hidden, int64_t layers);
-  // Returns h_phi(features) (n, C) float32. features: (n, C) any floating dtype.
+  // Returns h_phi(features) (n, C) in the predictor's dtype (float32 as built). features: (n, C)
+  // any floating dtype.
   at::Tensor forward(const at::Tensor& features);
   // Returns the number of Linear layers (0 = identity).
   int64_t num_layers() const { return layers_; }

@@ -146,6 +146,9 @@ void validate_run_config(const RunConfig& cfg) {
              "config: sampling.top_p must be in (0, 1], got ", cfg.sampling.top_p);
   POPO_CHECK(cfg.sampling.top_k >= 0, "config: sampling.top_k must be >= 0, got ", cfg.sampling.top_k);
   check_positive(cfg.sampling.max_new_tokens, "sampling.max_new_tokens");
+  POPO_CHECK(cfg.algo.grpo.overlong_buffer <= cfg.sampling.max_new_tokens,
+             "config: grpo.overlong_buffer (", cfg.algo.grpo.overlong_buffer,
+             ") must be <= sampling.max_new_tokens (", cfg.sampling.max_new_tokens, ")");
 
   // Trainer.
   check_positive(t.steps, "trainer.steps");

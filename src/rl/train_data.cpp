@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "core/config.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "core/rng.h"
@@ -35,6 +36,7 @@ std::vector<PromptedProblem> load_file_problems(const std::string& name, const c
 }  // namespace
 
 std::string prompt_text(const RunConfig& cfg, const std::string& problem) {
+  note_config_read("data.template");
   return apply_chat_template(cfg.data.template_name, problem);
 }
 
@@ -43,7 +45,10 @@ ProblemSets load_problem_sets(const RunConfig& cfg) {
   const uint64_t seed = static_cast<uint64_t>(cfg.trainer.seed);
   const ArithmeticConfig& a = cfg.data.arithmetic;
   // 1. Training problems (and the worked solutions of the warm start).
+  note_config_read({"data.dataset", "data.heldout", "data.heldout_size"});
   if (cfg.data.dataset == "arithmetic") {
+    note_config_read({"data.train_size", "data.seed"});
+    note_config_section_read("data.arithmetic", a);
     auto problems = make_arithmetic_problems(a, static_cast<int>(cfg.data.train_size),
                                              derive_seed(cfg.data.seed, "arithmetic_train", 0),
                                              ArithmeticSplit::kTrain);
@@ -61,6 +66,8 @@ ProblemSets load_problem_sets(const RunConfig& cfg) {
   }
   // 2. Held-out problems.
   if (cfg.data.heldout == "arithmetic") {
+    note_config_read("data.heldout_seed");
+    note_config_section_read("data.arithmetic", a);
     // The task's hash partition keeps held-out expressions out of every training pool.
     const int64_t want = cfg.data.heldout_size > 0 ? cfg.data.heldout_size : 200;
     auto problems = make_arithmetic_problems(a, static_cast<int>(want),
@@ -95,6 +102,7 @@ int64_t tokenize_problems(std::vector<PromptedProblem>& problems, const RunConfi
   int64_t dropped = 0;
   std::vector<PromptedProblem> kept;
   kept.reserve(problems.size());
+  note_config_read("data.max_prompt_tokens");
   for (auto& p : problems) {
     p.prompt_ids = tok.encode(prompt_text(cfg, p.problem));
     if (static_cast<int64_t>(p.prompt_ids.size()) > cfg.data.max_prompt_tokens ||

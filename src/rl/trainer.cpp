@@ -27,6 +27,7 @@
 #include "rl/learner.h"
 #include "rl/momentum.h"
 #include "rl/predictor.h"
+#include "rl/rollout_filter.h"
 #include "rl/train_data.h"
 #include "rl/train_plots.h"
 #include "sampling/generate.h"
@@ -114,6 +115,7 @@ void Trainer::setup() {
   validate_run_config(cfg_);
   // 0. Process group (WORLD_SIZE > 1): rank 0 alone writes; every rank reads.
   device_ = parse_device(cfg_.model.device);
+  note_config_read("model.device");
   dist_ = make_run_dist(&device_);
   if (dist_) {
     main_ = dist_->is_main();
@@ -128,6 +130,7 @@ void Trainer::setup() {
                                   : std::time(nullptr);
     const std::string name = cfg_.run.name.empty() ? default_run_name(cfg_, now) : cfg_.run.name;
     run_dir_ = path_join(cfg_.run.dir, name);
+    note_config_read({"run.name", "run.dir"});
     POPO_CHECK(latest_checkpoint(path_join(run_dir_, "checkpoints")).empty(), "run folder ",
                run_dir_, " already holds checkpoints; continue it with `popo train --resume ",
                run_dir_, "` or pick another run.name");
@@ -143,7 +146,9 @@ void Trainer::setup() {
   ProblemSets sets = load_problem_sets(cfg_);
   const c10::ScalarType dtype =
       cfg_.model.dtype == "auto" ? default_dtype_for(device_) : parse_dtype(cfg_.model.dtype);
+  note_config_read({"model.dtype", "model.path"});
   if (cfg_.model.path.empty()) {
+    note_config_read("run.cache_dir");
     const std::string cache =
         cfg_.run.cache_dir.empty() ? path_join(cfg_.run.dir, ".cache") : cfg_.run.cache_dir;
     // Rank 0 builds (or finds) the cached base model first; the others then find it.
@@ -163,6 +168,7 @@ void Trainer::setup() {
              "than data.max_prompt_tokens = ", cfg_.data.max_prompt_tokens);
   }
   POPO_CHECK(!train_.empty(), "no training problem left after tokenisation");
+  note_config_read("data.rl_subset");
   if (cfg_.data.rl_subset > 0 && cfg_.data.rl_subset < static_cast<int64_t>(train_.size())) {
     train_.resize(static_cast<size_t>(cfg_.data.rl_subset));
   }
@@ -171,6 +177,7 @@ void Trainer::setup() {
   // 3. Networks: policy, siamese (xi_0 = theta_0), frozen reference, predictor.
   policy_ = load_model(model_dir_, dtype, device_);
   policy_->gradient_checkpointing = cfg_.model.gradient_checkpointing;
+  note_config_read("model.gradient_checkpointing");
   eos_ids_ = stop_token_ids(policy_, tok_);
   if (needs_siamese(cfg_.algo)) {
     siamese_ = load_model(model_dir_, dtype, device_);
@@ -188,6 +195,7 @@ void Trainer::setup() {
     torch::manual_seed(derive_seed(static_cast<uint64_t>(cfg_.trainer.seed), "predictor", 0));
     predictor_ = Predictor(policy_->config().hidden_size, cfg_.algo.popo.predictor_hidden,
                            cfg_.algo.popo.predictor_layers);
+    note_config_read({"popo.predictor_hidden", "popo.predictor_layers"});
     predictor_->to(device_);
   }
   OptimConfig oc;
@@ -200,7 +208,12 @@ void Trainer::setup() {
   LearnerConfig lc;
   lc.micro_batch_size = cfg_.trainer.micro_batch_size;
   lc.temperature = cfg_.sampling.temperature > 0 ? cfg_.sampling.temperature : 1.0;
+  lc.response_budget = cfg_.sampling.max_new_tokens;
   lc.seed = derive_seed(static_cast<uint64_t>(cfg_.trainer.seed), "siamese_noise", 0);
+  // The learner and the loss mark the algo / popo / grpo keys where they act on them.
+  note_config_read({"trainer.lr", "trainer.schedule", "trainer.warmup_ratio", "trainer.steps",
+                    "trainer.weight_decay", "trainer.grad_clip", "trainer.micro_batch_size",
+                    "trainer.seed", "sampling.temperature", "sampling.max_new_tokens"});
   learner_ = std::make_unique<Learner>(policy_, predictor_, cfg_.algo, oc, lc, siamese_, reference_);
   if (dist_) attach_data_parallel(*learner_, dist_);
   state_.momentum_tau = learner_->momentum().state();
@@ -239,6 +252,8 @@ CheckpointParts Trainer::parts() {
   p.optimizer = &learner_->optimizer();
   p.masters = learner_->master_weights();
   p.mastered = learner_->mastered_parameters();
+  p.siamese_masters = learner_->siamese_master_weights();
+  p.siamese_mastered = learner_->siamese_mastered_parameters();
   p.tokenizer_json = path_join(model_dir_, "tokenizer.json");
   return p;
 }
@@ -258,6 +273,8 @@ void Trainer::evaluate(int64_t step, bool final_eval, nlohmann::json* row) {
   ho.temperature = cfg_.sampling.temperature > 0 ? cfg_.sampling.temperature : 1.0;
   ho.top_p = cfg_.sampling.top_p;
   ho.seed = derive_seed(static_cast<uint64_t>(cfg_.trainer.seed), "heldout_samples", 0);
+  note_config_read({"sampling.stop_strings", "sampling.top_p"});
+  if (final_eval) note_config_read("trainer.eval_samples");
   HeldoutResult r = evaluate_heldout(policy_, tok_, heldout_, ho);
   write_heldout_tables(r, path_join(run_dir_, "eval"), step);
   (*row)["heldout/accuracy"] = r.accuracy;
@@ -296,10 +313,12 @@ void Trainer::save(bool final_save) {
   state_.extra["learner_steps"] = learner_->steps_done();
   const std::string dir = save_checkpoint(path_join(run_dir_, "checkpoints"), parts(), state_,
                                           cfg_.trainer.keep_checkpoints);
+  note_config_read("trainer.keep_checkpoints");
   if (opts_.log_info && final_save) LOG_INFO("checkpoint ", dir);
 }
 
 void Trainer::write_plots() {
+  note_config_read("run.plots");
   if (!cfg_.run.plots || !main_) return;
   write_training_plots(path_join(run_dir_, "metrics.jsonl"), path_join(run_dir_, "plots"));
 }
@@ -310,6 +329,8 @@ TrainResult Trainer::run() {
   const TrainerSection& t = cfg_.trainer;
   const uint64_t seed = static_cast<uint64_t>(t.seed);
   const int64_t P = t.prompts_per_step, G = t.group_size;
+  note_config_read({"trainer.prompts_per_step", "trainer.group_size", "trainer.eval_every",
+                    "trainer.save_every", "trainer.max_nonfinite_in_a_row"});
 
   // Base evaluation (step 0) on a fresh run.
   if (state_.step == 0) {
@@ -335,54 +356,117 @@ TrainResult Trainer::run() {
     const auto t_step = Clock::now();
     nlohmann::json row = nlohmann::json::object();
 
-    // 1. Prompts of this step.
-    //    Data parallel: this rank's contiguous shard [p0, p0 + Pl) of them.
-    std::vector<int64_t> idx = cursor_->next(P);
+    // 1-3. Prompts, G rollouts per prompt, rewards; in rounds under DAPO's dynamic sampling
+    //      (grpo.dynamic_sampling): the groups whose verdicts are all equal are dropped and more
+    //      prompts are sampled until this rank has its share of trainer.prompts_per_step groups
+    //      or grpo.dynamic_sampling_max_rounds rounds are spent; the step trains on what was kept.
+    //      Data parallel: this rank's contiguous shard [p0, p0 + Pl) of each round's prompts.
+    const GrpoConfig& gc = cfg_.algo.grpo;
     const PromptShard shard = dist_ ? prompt_shard(P, dist_->world_size(), dist_->rank())
                                     : PromptShard{0, P};
     const int64_t p0 = shard.begin, Pl = shard.end - shard.begin;
-    std::vector<std::vector<int32_t>> prompts;
-    for (int64_t i = p0; i < shard.end; ++i) prompts.push_back(train_[idx[i]].prompt_ids);
+    std::vector<RolloutBatch> kept_parts;
+    std::vector<float> rewards_v;      // shaped rewards of the kept rollouts (trained on)
+    std::vector<int64_t> lengths;      // response lengths of the kept rollouts
+    int64_t kept_groups = 0, rounds = 0, sampled_rollouts = 0;
+    double sampled_correct = 0, t_rollout = 0, t_reward = 0;
+    const uint64_t step_seed = derive_seed(seed, "rollout", static_cast<uint64_t>(step));
+    while (true) {
+      std::vector<int64_t> idx = cursor_->next(P);
+      std::vector<std::vector<int32_t>> prompts;
+      for (int64_t i = p0; i < shard.end; ++i) prompts.push_back(train_[idx[i]].prompt_ids);
 
-    // 2. G rollouts per prompt.
-    auto t_phase = Clock::now();
-    SamplingConfig sc;
-    sc.temperature = cfg_.sampling.temperature;
-    sc.top_p = cfg_.sampling.top_p;
-    sc.top_k = cfg_.sampling.top_k;
-    sc.max_new_tokens = cfg_.sampling.max_new_tokens;
-    sc.group_size = G;
-    sc.seed = derive_seed(seed, "rollout", static_cast<uint64_t>(step));
-    // One random stream per rollout, named by its global index: the same draws for any rank layout.
-    for (int64_t i = p0 * G; i < shard.end * G; ++i) sc.row_seeds.push_back(derive_seed(sc.seed, "row", static_cast<uint64_t>(i)));
-    sc.eos_token_ids = {eos_ids_.begin(), eos_ids_.end()};
-    sc.stop_strings = cfg_.sampling.stop_strings;
-    RolloutBatch batch;
-    {
-      torch::NoGradGuard no_grad;
-      policy_->eval();
-      batch = generate(policy_, prompts, sc, &tok_);
-    }
-    const double t_rollout = seconds_since(t_phase);
+      auto t_phase = Clock::now();
+      SamplingConfig sc;
+      sc.temperature = cfg_.sampling.temperature;
+      sc.top_p = cfg_.sampling.top_p;
+      sc.top_k = cfg_.sampling.top_k;
+      sc.max_new_tokens = cfg_.sampling.max_new_tokens;
+      sc.group_size = G;
+      // Round 0 keeps the seed of a run without dynamic sampling.
+      sc.seed = rounds == 0 ? step_seed : derive_seed(step_seed, "round", static_cast<uint64_t>(rounds));
+      // One random stream per rollout, named by its global index: the same draws for any rank layout.
+      for (int64_t i = p0 * G; i < shard.end * G; ++i) sc.row_seeds.push_back(derive_seed(sc.seed, "row", static_cast<uint64_t>(i)));
+      sc.eos_token_ids = {eos_ids_.begin(), eos_ids_.end()};
+      sc.stop_strings = cfg_.sampling.stop_strings;
+      note_config_read({"sampling.top_p", "sampling.top_k", "sampling.stop_strings",
+                        "grpo.overlong_buffer", "grpo.overlong_penalty", "grpo.dynamic_sampling",
+                        "grpo.overlong_filter"});
+      if (gc.dynamic_sampling) note_config_read("grpo.dynamic_sampling_max_rounds");
+      RolloutBatch round_batch;
+      {
+        torch::NoGradGuard no_grad;
+        policy_->eval();
+        round_batch = generate(policy_, prompts, sc, &tok_);
+      }
+      t_rollout += seconds_since(t_phase);
 
-    // 3. Rewards.
-    t_phase = Clock::now();
-    std::vector<int64_t> lengths;
-    std::vector<std::string> texts = decode_responses(batch, tok_, &lengths);
-    std::vector<float> rewards_v(Pl * G);
-    const VerifyOptions reward_opt = cfg_.reward.verify_options();  // reward.extraction
-    for (int64_t i = 0; i < Pl * G; ++i) {
-      rewards_v[i] = static_cast<float>(math_reward(texts[i], train_[idx[p0 + i / G]].answer, reward_opt));
+      t_phase = Clock::now();
+      std::vector<int64_t> round_lengths;
+      std::vector<std::string> texts = decode_responses(round_batch, tok_, &round_lengths);
+      std::vector<float> correct(Pl * G), shaped(Pl * G);
+      const VerifyOptions reward_opt = cfg_.reward.verify_options();  // reward.extraction
+      note_config_section_read("reward", cfg_.reward);
+      for (int64_t i = 0; i < Pl * G; ++i) {
+        correct[i] = static_cast<float>(math_reward(texts[i], train_[idx[p0 + i / G]].answer, reward_opt));
+        // DAPO overlong shaping (0 unless grpo.overlong_buffer > 0).
+        shaped[i] = correct[i] + static_cast<float>(overlong_penalty(
+                        round_lengths[i], cfg_.sampling.max_new_tokens, gc.overlong_buffer,
+                        gc.overlong_penalty));
+        sampled_correct += correct[i] > 0 ? 1 : 0;
+      }
+      sampled_rollouts += Pl * G;
+      t_reward += seconds_since(t_phase);
+      ++rounds;
+
+      // Groups kept: all of them, or (dynamic sampling) those with mixed verdicts, up to Pl.
+      std::vector<int64_t> groups;
+      if (gc.dynamic_sampling) {
+        groups = mixed_groups(correct, G);
+      } else {
+        for (int64_t g = 0; g < Pl; ++g) groups.push_back(g);
+      }
+      if (static_cast<int64_t>(groups.size()) > Pl - kept_groups) groups.resize(static_cast<size_t>(Pl - kept_groups));
+      kept_groups += static_cast<int64_t>(groups.size());
+      for (int64_t g : groups) {
+        for (int64_t k = 0; k < G; ++k) {
+          rewards_v.push_back(shaped[g * G + k]);
+          lengths.push_back(round_lengths[g * G + k]);
+        }
+      }
+      kept_parts.push_back(static_cast<int64_t>(groups.size()) == Pl ? std::move(round_batch)
+                                                                      : select_groups(round_batch, groups));
+      // Another round while any rank lacks groups (every rank runs the same number of rounds).
+      double missing = static_cast<double>(Pl - kept_groups);
+      if (dist_) missing = dist_->all_reduce_sum(missing);
+      if (!gc.dynamic_sampling || missing <= 0 || rounds >= gc.dynamic_sampling_max_rounds) break;
     }
-    auto rewards = torch::tensor(rewards_v, torch::kFloat);  // (N)
-    const double t_reward = seconds_since(t_phase);
+    RolloutBatch batch = kept_parts.size() == 1 ? std::move(kept_parts[0]) : concat_rollouts(kept_parts);
+    if (gc.overlong_filter) row["grpo/overlong_filtered"] = static_cast<double>(mask_truncated(&batch));
+    // This rank's rows [row0, row0 + n_local) of the step's n_total kept rows.
+    const int64_t n_local = static_cast<int64_t>(rewards_v.size());
+    int64_t row0 = 0, n_total = n_local;
+    if (dist_) {
+      const std::vector<double> counts = all_gather_scalar(*dist_, static_cast<double>(n_local));
+      n_total = 0;
+      for (int r = 0; r < dist_->world_size(); ++r) {
+        if (r < dist_->rank()) row0 += static_cast<int64_t>(counts[r]);
+        n_total += static_cast<int64_t>(counts[r]);
+      }
+      sampled_rollouts = static_cast<int64_t>(dist_->all_reduce_sum(static_cast<double>(sampled_rollouts)));
+      sampled_correct = dist_->all_reduce_sum(sampled_correct);
+    }
+    row["dynamic_sampling/rounds"] = rounds;
+    row["dynamic_sampling/kept_groups"] = n_total / G;
+    row["dynamic_sampling/sampled_accuracy"] = sampled_correct / std::max<double>(1.0, double(sampled_rollouts));
+    auto rewards = torch::tensor(rewards_v, torch::kFloat);  // (n_local)
 
     // 4. Update: coefficients, micro-batched forward/backward, optimizer step, and the
     //    momentum update of the siamese network (POPO) inside the learner.
-    t_phase = Clock::now();
+    const auto t_phase = Clock::now();
     torch::manual_seed(derive_seed(seed, "update", static_cast<uint64_t>(step)));
     policy_->train();
-    learner_->set_row_shard(p0 * G, P * G);
+    learner_->set_row_shard(row0, n_total);
     auto coef = learner_->coefficients(batch, rewards);  // (N)
     LearnerStep up = learner_->step(batch, rewards, coef);
     policy_->eval();
@@ -400,8 +484,8 @@ TrainResult Trainer::run() {
     int64_t local_positives = 0;
     for (float r : rewards_v) local_positives += r > 0 ? 1 : 0;
     if (dist_) {
-      gather_step_rows(*dist_, p0 * G, P * G, &rewards_v, &lengths);
-      rewards = torch::tensor(rewards_v, torch::kFloat);  // (P*G)
+      gather_step_rows(*dist_, row0, n_total, &rewards_v, &lengths);
+      rewards = torch::tensor(rewards_v, torch::kFloat);  // (n_total)
       const std::vector<double> pos = all_gather_scalar(*dist_, static_cast<double>(local_positives));
       row["dist/min_rank_positives"] = *std::min_element(pos.begin(), pos.end());
       row["dist/world_size"] = dist_->world_size();
@@ -412,7 +496,8 @@ TrainResult Trainer::run() {
     }
     GroupStats gs = group_stats(rewards, G);
     int64_t any_pass = 0;
-    for (int64_t p = 0; p < P; ++p) {
+    const int64_t n_groups = n_total / G;  // groups trained on (P unless dynamic sampling)
+    for (int64_t p = 0; p < n_groups; ++p) {
       bool ok = false;
       for (int64_t g = 0; g < G; ++g) ok = ok || rewards_v[p * G + g] > 0;
       any_pass += ok;
@@ -424,10 +509,10 @@ TrainResult Trainer::run() {
       len_max = std::max(len_max, l);
       clipped += l >= cfg_.sampling.max_new_tokens ? 1 : 0;
     }
-    const double n_roll = static_cast<double>(P * G);
+    const double n_roll = static_cast<double>(std::max<int64_t>(n_total, 1));
     for (const auto& [k, v] : up.metrics) row[k] = v;
     row["reward/mean"] = gs.reward_mean;
-    row["reward/pass_rate"] = static_cast<double>(any_pass) / static_cast<double>(P);
+    row["reward/pass_rate"] = static_cast<double>(any_pass) / static_cast<double>(std::max<int64_t>(n_groups, 1));
     row["popo/positive_ratio"] = gs.positive_ratio;
     row["reward/frac_zero_std"] = gs.frac_zero_std;
     row["reward/frac_no_positive"] = gs.frac_no_positive;

@@ -155,6 +155,9 @@ std::string builtin_model_key(const RunConfig& cfg, const std::vector<SftExample
                               const std::vector<std::string>& corpus) {
   uint64_t h = fnv1a64(kRecipeVersion);
   auto feed = [&h](const std::string& s) { h = mix64(h ^ fnv1a64(s)); };
+  // The cache key: a cached model is the one these values would build.
+  note_config_section_read("model.tiny", cfg.model.tiny);
+  note_config_section_read("warm_start", cfg.warm_start);
   for (const auto& [k, v] : flatten(cfg.model.tiny)) feed(k + "=" + v);
   for (const auto& [k, v] : flatten(cfg.warm_start)) feed(k + "=" + v);
   feed("device=" + cfg.model.device);

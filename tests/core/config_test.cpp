@@ -249,6 +249,37 @@ TEST(Config, FileLoadNamesThePath) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(Config, BaseKeyLoadsTheBaseFileFirstRelativeToTheOverlay) {
+  const std::string dir =
+      (std::filesystem::temp_directory_path() / ("popo_config_base_" + std::to_string(::getpid())))
+          .string();
+  // root.yaml <- sub/mid.yaml <- sub/top.yaml; each later file overrides what it names.
+  write_file_atomic(path_join(dir, "root.yaml"), "seed: 3\nname: popo\ntrainer:\n  lr: 0.5\n  steps: 9\n");
+  write_file_atomic(path_join(dir, "sub/mid.yaml"), "base: ../root.yaml\ntrainer:\n  steps: 11\n");
+  write_file_atomic(path_join(dir, "sub/top.yaml"), "base: mid.yaml\nname: grpo\n");
+  TestConfig c;
+  load_yaml_file(path_join(dir, "sub/top.yaml"), c);
+  EXPECT_EQ(c.seed, 3u);                  // from root
+  EXPECT_EQ(c.trainer.lr, 0.5);           // from root
+  EXPECT_EQ(c.trainer.steps, 11);         // mid overrides root
+  EXPECT_EQ(c.name, "grpo");              // top overrides both
+  EXPECT_EQ(c.trainer.sampling.top_k, 0);  // untouched default
+  // A missing base, a loop and an error inside a base name their files.
+  write_file_atomic(path_join(dir, "missing.yaml"), "base: nowhere.yaml\n");
+  EXPECT_TRUE(contains(error_of([&] { load_yaml_file(path_join(dir, "missing.yaml"), c); }),
+                       "nowhere.yaml")) << "missing base";
+  write_file_atomic(path_join(dir, "a.yaml"), "base: b.yaml\n");
+  write_file_atomic(path_join(dir, "b.yaml"), "base: a.yaml\n");
+  EXPECT_TRUE(contains(error_of([&] { load_yaml_file(path_join(dir, "a.yaml"), c); }), "loops"));
+  write_file_atomic(path_join(dir, "bad_base.yaml"), "seed: 1\ntrainer:\n  lrr: 1\n");
+  write_file_atomic(path_join(dir, "over.yaml"), "base: bad_base.yaml\n");
+  const std::string msg = error_of([&] { load_yaml_file(path_join(dir, "over.yaml"), c); });
+  EXPECT_TRUE(contains(msg, "bad_base.yaml:3:")) << msg;
+  // base is a file-level key only: a YAML string with it is an unknown key.
+  EXPECT_TRUE(contains(error_of([&] { load_yaml_string("base: x.yaml\n", c); }), "unknown key 'base'"));
+  std::filesystem::remove_all(dir);
+}
+
 TEST(Config, FlattenListsLeavesInTableOrder) {
   TestConfig c;
   const auto rows = flatten(c);

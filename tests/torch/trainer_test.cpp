@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -335,6 +336,105 @@ TEST(Trainer, ShortDemoRaisesTheReward) {
   const auto acc = metric_column(r.run_dir, "heldout/accuracy");
   ASSERT_FALSE(acc.empty());
   EXPECT_NEAR(acc.back(), static_cast<double>(correct) / static_cast<double>(rows), 1e-9);
+}
+
+TEST(Trainer, DynamicSamplingTrainsOnMixedGroupsOnly) {
+  // DAPO dynamic sampling: every step trains on groups whose verdicts differ (zero-std share 0),
+  // refilled to trainer.prompts_per_step unless grpo.dynamic_sampling_max_rounds ran out. The run
+  // without it logs one round of all P groups and does see constant groups on this task (so the
+  // zero-std assertion below can fail when the key is ignored).
+  for (const bool ds : {false, true}) {
+    const std::string dir = fresh_dir(ds ? "dapo_on" : "dapo_off");
+    RunConfig cfg = small_config(dir);
+    cfg.algo.name = "grpo";
+    cfg.trainer.steps = 4;
+    cfg.data.heldout_size = 8;
+    cfg.algo.grpo.dynamic_sampling = ds;
+    cfg.algo.grpo.dynamic_sampling_max_rounds = 3;
+    cfg.run.plots = false;
+    TrainResult r = run_training(cfg, quiet());
+    ASSERT_EQ(r.steps_done, 4);
+    const auto rounds = metric_column(r.run_dir, "dynamic_sampling/rounds");
+    const auto kept = metric_column(r.run_dir, "dynamic_sampling/kept_groups");
+    const auto zero_std = metric_column(r.run_dir, "reward/frac_zero_std");
+    ASSERT_EQ(rounds.size(), 4u);
+    ASSERT_EQ(kept.size(), 4u);
+    ASSERT_EQ(zero_std.size(), 4u);
+    double zero_std_max = 0;
+    for (size_t i = 0; i < 4; ++i) {
+      zero_std_max = std::max(zero_std_max, zero_std[i]);
+      if (!ds) {
+        EXPECT_EQ(rounds[i], 1.0);
+        EXPECT_EQ(kept[i], 8.0);
+        continue;
+      }
+      EXPECT_GE(rounds[i], 1.0);
+      EXPECT_LE(rounds[i], 3.0);
+      EXPECT_LE(kept[i], 8.0);
+      if (kept[i] < 8.0) {
+        EXPECT_EQ(rounds[i], 3.0) << "step " << i + 1 << " stopped refilling early";
+      }
+      if (kept[i] > 0) {
+        EXPECT_EQ(zero_std[i], 0.0) << "step " << i + 1;
+      }
+    }
+    if (!ds) {
+      EXPECT_GT(zero_std_max, 0.0) << "no constant group without dynamic sampling";
+    }
+  }
+}
+
+TEST(RunConfig, EveryKeyIsReadByTheCodeThatActsOnIt) {
+  // The code that acts on a config value marks its key (note_config_read, core/config.h). Two
+  // short runs between them take every path of the run config: POPO with the adaptive momentum
+  // law, an eval and a checkpoint every step and pass@k at the end; GRPO with DAPO (dynamic
+  // sampling, overlong shaping and filter), a reference KL and the behaviour log-probs.
+  clear_config_reads();
+  {
+    RunConfig c = small_config(fresh_dir("keys_popo"));
+    c.trainer.steps = 2;
+    c.data.heldout_size = 8;
+    c.trainer.eval_every = 1;
+    c.trainer.save_every = 1;
+    c.trainer.eval_samples = 2;
+    c.algo.popo.momentum_law = "adaptive";
+    c.algo.popo.kl_every = 1;
+    ASSERT_EQ(run_training(c, quiet()).steps_done, 2);
+  }
+  {
+    RunConfig c = small_config(fresh_dir("keys_grpo"));
+    c.algo.name = "grpo";
+    c.trainer.steps = 2;
+    c.data.heldout_size = 8;
+    c.algo.grpo.dynamic_sampling = true;
+    c.algo.grpo.dynamic_sampling_max_rounds = 2;
+    c.algo.grpo.overlong_buffer = 4;
+    c.algo.grpo.overlong_filter = true;
+    c.algo.grpo.kl_coef = 0.01;
+    c.algo.grpo.old_logp = "behaviour";
+    ASSERT_EQ(run_training(c, quiet()).steps_done, 2);
+  }
+  const std::set<std::string> read = config_reads();
+  // Keys that act only in a path these runs do not take, each with where it acts.
+  const std::map<std::string, std::string> elsewhere = {
+      // rollout_coefficients() with algo.name=w_reinforce (RolloutCoefficients tests).
+      {"algo.w_reinforce_lambda", "src/rl/advantages.cpp, algo.name=w_reinforce"},
+      // init_runtime() of the `popo train` / `popo compare` programs, not of run_training().
+      {"trainer.threads", "tools/cmd_train.cpp, tools/cmd_compare.cpp"},
+  };
+  for (const auto& kv : flatten(default_run_config())) {
+    const std::string& key = kv.first;
+    if (elsewhere.count(key)) {
+      EXPECT_FALSE(read.count(key)) << key << " is read here after all: drop it from the allow-list";
+      continue;
+    }
+    EXPECT_TRUE(read.count(key)) << "config key " << key << " is never read by the code that acts on it";
+  }
+  // Every marked key is a real key (a typo in a mark would hide an unread key).
+  std::set<std::string> keys;
+  for (const auto& kv : flatten(default_run_config())) keys.insert(kv.first);
+  for (const std::string& k : read) EXPECT_TRUE(keys.count(k)) << "marked key " << k << " does not exist";
+  for (const auto& kv : elsewhere) EXPECT_TRUE(keys.count(kv.first)) << kv.first;
 }
 
 // Returns every tensor of the policy, siamese and optimizer of a checkpoint.
