@@ -19,6 +19,7 @@
 
 #include "dist/dist.h"
 #include "dist/launch.h"
+#include "core/build_paths.h"
 
 namespace {
 
@@ -104,7 +105,7 @@ int main(int argc, char** argv) {
     if (device == "cpu") {
       const char* env_py = std::getenv("POPO_PYTHON");
       std::string python = env_py ? env_py : "/usr/bin/python3";
-      std::string script = (fs::path(__FILE__).parent_path() / "bench_allreduce_torch.py").string();
+      std::string script = (popo::source_file(__FILE__).parent_path() / "bench_allreduce_torch.py").string();
       opts.extra_env.back() = {"POPO_BENCH_MAX_MB", std::to_string(max_mb)};
       opts.extra_env[2] = {"POPO_BENCH_OUT", theirs.string()};
       if (popo::launch_ranks({python, script}, opts).exit_code == 0) {

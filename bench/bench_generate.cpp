@@ -24,6 +24,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/build_paths.h"
 #include "model/load.h"
 #include "sampling/generate.h"
 
@@ -119,8 +120,7 @@ struct PyResult {
 // Runs bench/python/<script> under the Python `python` on the saved model and prompts.
 PyResult run_python(const std::string& python, const std::string& script_name, const std::string& model_dir,
                     const std::vector<std::vector<int32_t>>& prompts, int64_t n_new, int threads, int repeats) {
-  const std::string script =
-      (std::filesystem::path(__FILE__).parent_path() / "python" / script_name).string();
+  const std::string script = (popo::source_file(__FILE__).parent_path() / "python" / script_name).string();
   const std::string prompts_path = model_dir + "/prompts.json";
   std::ofstream(prompts_path) << nlohmann::json(prompts).dump();
   const std::string cmd = "OPENBLAS_NUM_THREADS=2 " + python + " " + script + " " + model_dir + " " +

@@ -17,6 +17,7 @@
 #include "core/io.h"
 #include "data/math_dataset.h"
 #include "reward/math_verifier.h"
+#include "core/build_paths.h"
 
 namespace {
 
@@ -71,7 +72,7 @@ int main(int argc, char** argv) {
   int passes = 5;
   for (int i = 1; i + 1 < argc; ++i)
     if (std::string(argv[i]) == "--passes") passes = std::max(1, std::atoi(argv[i + 1]));
-  const std::string tests = (std::filesystem::path(__FILE__).parent_path().parent_path() / "tests" / "data").string();
+  const std::string tests = (popo::source_file(__FILE__).parent_path().parent_path() / "tests" / "data").string();
   const std::string data = popo::default_data_dir();  // $POPO_DATA_DIR or the folder compiled in
   std::printf("| %-26s | %6s | %7s | %9s | %8s | %9s | %10s |\n", "set", "pairs", "correct",
               "median us", "p99 us", "max us", "calls/s");

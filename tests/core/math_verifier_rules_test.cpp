@@ -15,12 +15,13 @@
 #include "core/io.h"
 #include "reward/math_verifier.h"
 #include "reward/reward_config.h"
+#include "core/build_paths.h"
 
 namespace popo {
 namespace {
 
 std::string data_file(const std::string& name) {
-  return (std::filesystem::path(__FILE__).parent_path().parent_path() / "data" / name).string();
+  return (source_file(__FILE__).parent_path().parent_path() / "data" / name).string();
 }
 
 struct RuleCount {

@@ -8,6 +8,7 @@
 #if __has_include("rl/train_config.h")
 #include "core/config.h"
 #include "rl/train_config.h"
+#include "core/build_paths.h"
 #define POPO_HAVE_RUN_CONFIG 1
 #endif
 
@@ -16,7 +17,7 @@ namespace {
 
 // Returns the repository root: this file is <root>/tests/torch/gpu_configs_test.cpp.
 std::string repo_root() {
-  std::string f = __FILE__;
+  std::string f = source_file(__FILE__).string();
   for (int i = 0; i < 3; ++i) f = f.substr(0, f.find_last_of('/'));
   return f;
 }

@@ -30,7 +30,7 @@ using test::tensors_close;
 std::string repo_fixture_path(const std::string& rel) {
   const char* env = std::getenv("POPO_REPO_FIXTURES_DIR");
   if (env) return std::string(env) + "/" + rel;
-  return (std::filesystem::path(__FILE__).parent_path().parent_path() / "fixtures" / rel).string();
+  return (source_file(__FILE__).parent_path().parent_path() / "fixtures" / rel).string();
 }
 
 constexpr int64_t kG = 4;

@@ -143,7 +143,7 @@ TEST(RunConfig, RewardExtractionKey) {
 }
 
 TEST(RunConfig, ConfigFilesMatchBuiltInDefaultsAndCompareMethods) {
-  const std::string root = fs::path(__FILE__).parent_path().parent_path().parent_path().string();
+  const std::string root = source_file(__FILE__).parent_path().parent_path().parent_path().string();
   RunConfig from_file = default_run_config();
   load_yaml_file(root + "/configs/default.yaml", from_file);
   EXPECT_EQ(dump_yaml(from_file), dump_yaml(default_run_config()))
