@@ -5,7 +5,7 @@ The configurations are drawn from a seed (POPO_ORACLE_SEED, default: a fresh one
 run covers new shapes; a failure prints the seed that reproduces it. For every model this writes
 the same reference files as ../shared/fixtures/hf-reference (reference.safetensors: input_ids with
 left-padded rows, attention_mask, logits, token_logprobs, greedy_prompt, greedy_output), then runs
-the C++ side (`popo_tests --gtest_filter=OracleModels.*`, tests/torch/oracle_models_test.cpp),
+the C++ side (`popo_tests --gtest_filter=OracleModels.*`, in tests/torch/model_test.cpp),
 which compares popo's forward pass and greedy decoding against them and saves popo's own copy of
 each model into <model>/popo_saved. Finally transformers loads those copies and must give the
 original logits bit for bit (the weights are the same numbers).

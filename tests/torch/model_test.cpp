@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -139,6 +141,65 @@ INSTANTIATE_TEST_SUITE_P(Models, HfReference, ::testing::ValuesIn(kModels),
                            for (auto& ch : s) if (ch == '-') ch = '_';
                            return s;
                          });
+
+// ---- the model oracle: models written by transformers at test time ------------------------
+// The C++ half of tests/oracle/test_models.py: for every model folder under
+// $POPO_ORACLE_MODELS_DIR, written by transformers at test time with its reference.safetensors,
+// popo's logits, token log-probs and greedy continuation must match transformers', and popo saves
+// its own copy into <model>/popo_saved for transformers to load back. Without the variable (an
+// ordinary ctest run) the test is skipped: the oracle run sets it.
+
+void check_model(const fs::path& dir) {
+  SCOPED_TRACE(dir.string());
+  const auto meta = nlohmann::json::parse(read_file((dir / "reference.json").string()));
+  const double fp32_tol = meta.at("fp32_tol").get<double>();
+  auto ref = read_safetensors((dir / "reference.safetensors").string());
+  auto ids = ref.at("input_ids"), mask = ref.at("attention_mask");  // (B, T), left-padded rows
+  auto real = mask.to(torch::kBool);                                 // (B, T)
+
+  CausalLM model = load_model(dir.string(), torch::kFloat, torch::kCPU);
+  {
+    torch::NoGradGuard no_grad;
+    auto logits = model->forward(ids, mask);  // (B, T, V)
+    EXPECT_TRUE(tensors_close(logits.index({real}), ref.at("logits").index({real}), fp32_tol)) << "logits";
+    auto logp = torch::log_softmax(logits, -1);
+    auto next = ids.narrow(1, 1, ids.size(1) - 1).unsqueeze(-1);                 // (B, T-1, 1)
+    auto tok = logp.narrow(1, 0, ids.size(1) - 1).gather(-1, next).squeeze(-1);  // (B, T-1)
+    auto from_real = mask.narrow(1, 0, ids.size(1) - 1).to(torch::kBool);
+    EXPECT_TRUE(tensors_close(tok.index({from_real}), ref.at("token_logprobs").index({from_real}), fp32_tol))
+        << "token log-probs";
+  }
+  auto prompt = ref.at("greedy_prompt"), expected = ref.at("greedy_output");
+  auto got = greedy_with_cache(model, prompt, expected.size(1) - prompt.size(1));
+  EXPECT_TRUE(torch::equal(got, expected)) << "greedy: got " << got << "\nexpected " << expected;
+
+  const bool bf16 = meta.at("weights_dtype").get<std::string>() == "bfloat16";
+  CausalLM native = bf16 ? load_model(dir.string(), torch::kBFloat16, torch::kCPU) : model;
+  if (bf16) {
+    // popo's bf16 forward is no further from the fp32 logits than factor x transformers' bf16 is.
+    torch::NoGradGuard no_grad;
+    auto logits = native->forward(ids, mask).to(torch::kFloat);  // (B, T, V) computed in bf16
+    const double popo_err =
+        (logits.index({real}) - ref.at("logits").index({real})).abs().max().item<double>();
+    const double hf_err = meta.at("hf_bf16_err").get<double>();
+    std::printf("%s: bf16 vs fp32 logits, max abs: popo %.4g, transformers %.4g\n",
+                dir.filename().c_str(), popo_err, hf_err);
+    EXPECT_LE(popo_err, meta.at("bf16_factor").get<double>() * hf_err) << "bf16 logits";
+  }
+  save_model(native, (dir / "popo_saved").string());  // in the checkpoint's own dtype
+}
+
+TEST(OracleModels, MatchTransformersAndSaveForReload) {
+  const char* root = std::getenv("POPO_ORACLE_MODELS_DIR");
+  if (root == nullptr) GTEST_SKIP() << "POPO_ORACLE_MODELS_DIR unset: run by tests/oracle/test_models.py";
+  int n = 0;
+  for (const auto& entry : fs::directory_iterator(root)) {
+    if (!fs::exists(entry.path() / "reference.json")) continue;
+    check_model(entry.path());
+    ++n;
+  }
+  EXPECT_GT(n, 0) << "no model folders under " << root;
+}
 
 TEST(ModelConfig, ParameterCountMatchesModule) {
   for (const char* name : kModels) {
