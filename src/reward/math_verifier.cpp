@@ -174,6 +174,20 @@ bool numbers_equal(const Number& a, const Number& b, long double scale_b, const 
 
 // ---- structure -----------------------------------------------------------------------------
 
+// Updates depth for the character at s[i]: brackets of every kind open and close a level, and
+// \{ / \} count as one bracket, in which case i steps past the brace and the result is true.
+bool step_depth(const std::string& s, size_t& i, int& depth) {
+  const char c = s[i];
+  if (c == '\\' && i + 1 < s.size() && (s[i + 1] == '{' || s[i + 1] == '}')) {
+    depth += s[i + 1] == '{' ? 1 : -1;
+    ++i;
+    return true;
+  }
+  if (c == '(' || c == '[' || c == '{') ++depth;
+  if (c == ')' || c == ']' || c == '}') --depth;
+  return false;
+}
+
 // Returns s split at top-level occurrences of sep (brackets of all kinds, \{ \} included, and
 // intervals' mixed brackets count as nesting).
 std::vector<std::string> split_top(const std::string& s, const std::string& sep) {
@@ -181,14 +195,7 @@ std::vector<std::string> split_top(const std::string& s, const std::string& sep)
   int depth = 0;
   size_t start = 0;
   for (size_t i = 0; i < s.size(); ++i) {
-    char c = s[i];
-    if (c == '\\' && i + 1 < s.size() && (s[i + 1] == '{' || s[i + 1] == '}')) {
-      depth += s[i + 1] == '{' ? 1 : -1;
-      ++i;
-      continue;
-    }
-    if (c == '(' || c == '[' || c == '{') ++depth;
-    if (c == ')' || c == ']' || c == '}') --depth;
+    if (step_depth(s, i, depth)) continue;
     if (depth == 0 && s.compare(i, sep.size(), sep) == 0) {
       // "\cup" must not match inside a longer command; "=" must not be part of \leq etc.
       parts.push_back(s.substr(start, i - start));
@@ -209,15 +216,7 @@ bool ends_with(const std::string& s, const std::string& p) {
 bool wrapped_whole(const std::string& s, size_t open_len) {
   int depth = 0;
   for (size_t i = 0; i < s.size(); ++i) {
-    char c = s[i];
-    if (c == '\\' && i + 1 < s.size() && (s[i + 1] == '{' || s[i + 1] == '}')) {
-      depth += s[i + 1] == '{' ? 1 : -1;
-      ++i;
-    } else if (c == '(' || c == '[' || c == '{') {
-      ++depth;
-    } else if (c == ')' || c == ']' || c == '}') {
-      --depth;
-    }
+    step_depth(s, i, depth);
     if (depth == 0 && i + 1 < s.size() && i >= open_len - 1) return false;
   }
   return depth == 0;
@@ -361,14 +360,8 @@ bool split_relation(const std::string& s, Relation* r) {
   int depth = 0;
   size_t start = 0;
   for (size_t i = 0; i < s.size(); ++i) {
-    char c = s[i];
-    if (c == '\\' && i + 1 < s.size() && (s[i + 1] == '{' || s[i + 1] == '}')) {
-      depth += s[i + 1] == '{' ? 1 : -1;
-      ++i;
-      continue;
-    }
-    if (c == '(' || c == '[' || c == '{') ++depth;
-    if (c == ')' || c == ']' || c == '}') --depth;
+    if (step_depth(s, i, depth)) continue;
+    const char c = s[i];
     if (depth != 0) continue;
     std::string op;
     if (c == '<' || c == '>') {
