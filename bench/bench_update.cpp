@@ -18,10 +18,11 @@
 #include <string>
 #include <vector>
 
+#include "core/config.h"
 #include "bench_util.h"
 #include "model/dtype.h"
 #include "model/memory.h"
-#include "rl/learner.h"
+#include "train/learner.h"
 
 namespace {
 
@@ -63,20 +64,20 @@ int main(int argc, char** argv) {
     const ModelConfig cfg = bench::shape_config(shape);
 
     AlgoConfig algo;
-    algo.name = algo_name;
+    algo.name = parse_enum<Algorithm>(algo_name, "--algo");
     algo.popo.predictor_hidden = args.get_int("predictor-hidden", 1024);
     algo.popo.kl_every = 0;   // no periodic KL forward inside the timed steps
     algo.grpo.kl_coef = 0.0;  // no reference model (TRL's default beta = 0)
     OptimConfig optim;
     optim.lr = 1e-6;
-    optim.total_steps = 100;
+    optim.steps = 100;
     LearnerConfig lcfg;
-    lcfg.micro_batch_size = args.get_int("micro-batch", 4);
+    lcfg.update.micro_batch_size = args.get_int("micro-batch", 4);
 
     nlohmann::json row = {{"program", "popo"}, {"algo", algo_name}, {"shape", shape},
                           {"device", dev.str()}, {"dtype", dtype_name(dtype)},
                           {"rollouts", prompts * group}, {"prompt_len", P}, {"response_len", R},
-                          {"micro_batch", lcfg.micro_batch_size}, {"grad_ckpt", ckpt},
+                          {"micro_batch", lcfg.update.micro_batch_size}, {"grad_ckpt", ckpt},
                           {"params", cfg.num_parameters()}};
     if (dev.is_cuda()) row["gpu"] = "cuda";
     const double peak_rate = bench::matmul_rate(dev, dtype, dev.is_cuda() ? 8192 : 512);
@@ -87,7 +88,7 @@ int main(int argc, char** argv) {
     policy->gradient_checkpointing = ckpt;
     CausalLM siamese{nullptr};
     Predictor predictor{nullptr};
-    if (needs_siamese(algo)) {
+    if (algo.needs_siamese()) {
       siamese = bench::random_model(cfg, dev, dtype, /*seed=*/1);
       predictor = Predictor(cfg.hidden_size, algo.popo.predictor_hidden, algo.popo.predictor_layers);
       predictor->to(dev);  // float32, as the reference code

@@ -18,9 +18,9 @@
 #include "core/io.h"
 #include "core/log.h"
 #include "core/plot.h"
-#include "rl/compare.h"
-#include "rl/train_plots.h"
-#include "rl/trainer.h"
+#include "train/compare.h"
+#include "train/train_plots.h"
+#include "train/trainer.h"
 #include "tools/command.h"
 #include "tools/signal_stop.h"
 

@@ -22,6 +22,7 @@
 #include "eval/evaluator.h"
 #include "model/dtype.h"
 #include "model/load.h"
+#include "sampling/stop_tokens.h"
 #include "reward/reward_config.h"
 #include "tokenizer/tokenizer.h"
 #include "tools/command.h"
@@ -168,6 +169,7 @@ void run_eval(const EvalArgs& a) {
       a.dtype == "auto" ? default_dtype_for(device) : parse_dtype(a.dtype);
   const Tokenizer tokenizer = Tokenizer::from_file(tok_path);
   CausalLM model = load_model(a.model, dtype, device);
+  o.eos_token_ids = resolve_stop_tokens(a.model, model->config(), tokenizer);
   LOG_INFO("model ", a.model, " (", model->config().model_type, ", ",
            model->config().num_parameters(), " parameters, context ",
            model->config().max_position_embeddings, ") on ", device.str(), " ", dtype_name(dtype));

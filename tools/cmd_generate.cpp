@@ -14,6 +14,7 @@
 #include "model/dtype.h"
 #include "model/load.h"
 #include "sampling/generate.h"
+#include "sampling/stop_tokens.h"
 #include "tokenizer/tokenizer.h"
 #include "tools/command.h"
 
@@ -31,26 +32,6 @@ struct GenerateOptions {
   int threads = 1;
   bool json = false;
 };
-
-// Returns the eos ids of config.json plus those of generation_config.json, if present.
-std::vector<int64_t> eos_ids(const std::string& dir, const ModelConfig& cfg) {
-  std::vector<int64_t> ids = cfg.eos_token_ids;
-  const std::string gen_path = path_join(dir, "generation_config.json");
-  if (!path_exists(gen_path)) return ids;
-  auto j = nlohmann::json::parse(read_file(gen_path), nullptr, /*allow_exceptions=*/false);
-  if (!j.is_object() || !j.contains("eos_token_id")) return ids;
-  auto add = [&](const nlohmann::json& v) {
-    if (v.is_number_integer() && std::find(ids.begin(), ids.end(), v.get<int64_t>()) == ids.end()) {
-      ids.push_back(v.get<int64_t>());
-    }
-  };
-  if (j["eos_token_id"].is_array()) {
-    for (const auto& v : j["eos_token_id"]) add(v);
-  } else {
-    add(j["eos_token_id"]);
-  }
-  return ids;
-}
 
 void run_generate(const GenerateOptions& o) {
   init_runtime(o.threads);
@@ -72,7 +53,7 @@ void run_generate(const GenerateOptions& o) {
   cfg.top_k = o.top_k;
   cfg.max_new_tokens = o.max_tokens;
   cfg.seed = o.seed;
-  cfg.eos_token_ids = eos_ids(o.model, model->config());
+  cfg.eos_token_ids = resolve_stop_tokens(o.model, model->config(), tok);
   RolloutBatch batch = generate(model, {ids}, cfg, &tok);
   for (const auto& w : batch.warnings) LOG_WARN(w);
   const std::vector<int32_t> out = batch.response_tokens(0);

@@ -15,7 +15,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "dist/launch.h"
-#include "rl/trainer.h"
+#include "train/trainer.h"
 #include "tools/command.h"
 #include "tools/signal_stop.h"
 

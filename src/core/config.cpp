@@ -54,6 +54,19 @@ void clear_config_reads() {
   reads().clear();
 }
 
+std::string join_enum_names(const std::vector<const char*>& names) {
+  std::string out;
+  for (const char* n : names) out += (out.empty() ? "" : " | ") + std::string(n);
+  return out;
+}
+
+int parse_enum_index(const std::vector<const char*>& names, const std::string& text,
+                     const std::string& what) {
+  for (size_t i = 0; i < names.size(); ++i)
+    if (text == names[i]) return static_cast<int>(i);
+  POPO_FAIL(what, ": expected one of ", join_enum_names(names), ", got '", text, "'");
+}
+
 namespace config_detail {
 
 void Collector::push(FieldNode node) {
@@ -90,6 +103,8 @@ const char* type_name(FieldType t) {
       return "list<string>";
     case FieldType::kInt64List:
       return "list<int64>";
+    case FieldType::kEnum:
+      return "enum";
     case FieldType::kStruct:
       return "section";
   }
@@ -245,6 +260,10 @@ std::string value_text(const FieldNode& f, bool yaml) {
       for (size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + std::to_string(v[i]);
       return s + "]";
     }
+    case FieldType::kEnum: {
+      const int i = ref<int>(f);
+      return i >= 0 && i < static_cast<int>(f.enum_names->size()) ? (*f.enum_names)[size_t(i)] : "?";
+    }
     case FieldType::kStruct:
       break;
   }
@@ -273,13 +292,19 @@ bool set_scalar(const FieldNode& f, const std::string& text) {
     case FieldType::kString:
       ref<std::string>(f) = text;
       return true;
+    case FieldType::kEnum:
+      for (size_t i = 0; i < f.enum_names->size(); ++i) {
+        if (text == (*f.enum_names)[i]) return ref<int>(f) = static_cast<int>(i), true;
+      }
+      return false;
     default:
       return false;
   }
 }
 
-const char* expected_text(FieldType t) {
-  switch (t) {
+std::string expected_text(const FieldNode& f) {
+  if (f.type == FieldType::kEnum) return "one of " + join_enum_names(*f.enum_names);
+  switch (f.type) {
     case FieldType::kBool:
       return "bool (true or false)";
     case FieldType::kInt:
@@ -296,6 +321,7 @@ const char* expected_text(FieldType t) {
       return "list<string> (e.g. [a, b])";
     case FieldType::kInt64List:
       return "list<int64> (e.g. [1, 2])";
+    case FieldType::kEnum:
     case FieldType::kStruct:
       return "section (a mapping of keys)";
   }
@@ -391,7 +417,7 @@ std::string describe_node(const YAML::Node& n) {
 void load_leaf(const FieldNode& f, const YAML::Node& n, const std::string& key,
                const LoadCtx& ctx) {
   auto fail = [&](const std::string& got) {
-    POPO_FAIL(where(ctx, n), ": key '", key, "': expected ", expected_text(f.type), ", got ", got);
+    POPO_FAIL(where(ctx, n), ": key '", key, "': expected ", expected_text(f), ", got ", got);
   };
   if (f.type == FieldType::kStringList || f.type == FieldType::kInt64List) {
     if (!n.IsSequence()) fail(describe_node(n));
@@ -580,7 +606,7 @@ void apply_override_text(const FieldNode& root, const std::string& kv, const std
     POPO_FAIL(source, ": key '", key, "' is a section, not a value; set one of its keys:", keys);
   }
   auto fail = [&](const std::string& got) {
-    POPO_FAIL(source, ": key '", key, "': expected ", expected_text(f.type), ", got ", got,
+    POPO_FAIL(source, ": key '", key, "': expected ", expected_text(f), ", got ", got,
               " (from '", kv, "')");
   };
   if (f.type == FieldType::kStringList || f.type == FieldType::kInt64List) {

@@ -4,12 +4,20 @@
 // you mean"), dotted command-line overrides `trainer.lr=1e-6`, the --help listing, the startup
 // table and the resolved-config dump. yaml-cpp stays inside config.cpp: the templates here only
 // build a type-erased tree of field pointers. Supported field types: bool, int, int64_t, uint64_t,
-// double, std::string, std::vector<std::string>, std::vector<int64_t>, and nested structs with
-// visit_fields.
+// double, std::string, std::vector<std::string>, std::vector<int64_t>, enums (below), and nested
+// structs with visit_fields.
+//
+// An enum field is an `enum class E : int` with consecutive values from 0 and a function
+// `const std::vector<const char*>& enum_names(E)` in its namespace listing the spelling of each
+// value in order; the config spells it by name (`popo.entropy_on: positives`) and an unknown
+// name is an error that lists the names. A struct whose visit_fields calls another struct's
+// visit_fields with the same visitor embeds that struct's fields in its own section (the
+// trainer section embeds the optimizer's fields: `trainer.lr`, not `trainer.optim.lr`).
 #pragma once
 
 #include <cstdint>
 #include <initializer_list>
+#include <ostream>
 #include <set>
 #include <string>
 #include <type_traits>
@@ -29,6 +37,7 @@ enum class FieldType {
   kString,
   kStringList,
   kInt64List,
+  kEnum,
   kStruct
 };
 
@@ -39,9 +48,17 @@ struct FieldNode {
   FieldType type = FieldType::kStruct;
   void* ptr = nullptr;
   std::vector<FieldNode> children;
+  const std::vector<const char*>* enum_names = nullptr;  // kEnum: the spelling of each value
 };
 
 struct Collector;
+
+template <class E, class = void>
+struct is_config_enum : std::false_type {};
+template <class E>
+struct is_config_enum<E, std::enable_if_t<std::is_enum_v<E>,
+                                          std::void_t<decltype(enum_names(std::declval<E>()))>>>
+    : std::true_type {};
 
 template <class T, class = void>
 struct has_visit_fields : std::false_type {};
@@ -78,7 +95,15 @@ struct Collector {
   void operator()(const char* name, std::vector<int64_t>& x, const char* doc) {
     add(name, doc, FieldType::kInt64List, &x);
   }
-  template <class U>
+  template <class U, std::enable_if_t<is_config_enum<U>::value, int> = 0>
+  void operator()(const char* name, U& x, const char* doc) {
+    static_assert(std::is_same_v<std::underlying_type_t<U>, int>,
+                  "config enum fields must be `enum class E : int`");
+    FieldNode node{name, doc, FieldType::kEnum, &x, {}};
+    node.enum_names = &enum_names(x);
+    push(std::move(node));
+  }
+  template <class U, std::enable_if_t<!is_config_enum<U>::value, int> = 0>
   void operator()(const char* name, U& section, const char* doc) {
     static_assert(has_visit_fields<U>::value,
                   "config field type not supported: use bool, int, int64_t, uint64_t, double, "
@@ -193,6 +218,30 @@ template <class T>
 void note_config_section_read(const std::string& prefix, const T& section);
 std::set<std::string> config_reads();
 void clear_config_reads();
+
+// Returns the config spelling of enum value e (e.g. "positives"), or "?" outside its table.
+template <class E, std::enable_if_t<config_detail::is_config_enum<E>::value, int> = 0>
+const char* enum_name(E e) {
+  const auto& names = enum_names(e);
+  const int i = static_cast<int>(e);
+  return i >= 0 && i < static_cast<int>(names.size()) ? names[static_cast<size_t>(i)] : "?";
+}
+// Returns the enum value spelled `text`; throws popo::Error naming `what` (e.g. "algo.name"),
+// the value got and the names accepted.
+int parse_enum_index(const std::vector<const char*>& names, const std::string& text,
+                     const std::string& what);
+template <class E, std::enable_if_t<config_detail::is_config_enum<E>::value, int> = 0>
+E parse_enum(const std::string& text, const std::string& what) {
+  return static_cast<E>(parse_enum_index(enum_names(E{}), text, what));
+}
+// Returns "a | b | c": the names of an enum's values.
+std::string join_enum_names(const std::vector<const char*>& names);
+
+// Streams an enum value by its config spelling (log lines, error messages, test output).
+template <class E, std::enable_if_t<config_detail::is_config_enum<E>::value, int> = 0>
+std::ostream& operator<<(std::ostream& os, E e) {
+  return os << enum_name(e);
+}
 
 // Returns the contents of the file at path (declared here to keep core/io.h out of this header).
 std::string read_config_file(const std::string& path);

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "core/error.h"
+#include "core/rng.h"
 #include "core/io.h"
 #include "core/build_paths.h"
 
@@ -112,13 +113,6 @@ std::string default_data_dir() {
   return POPO_DATA_DIR;
 }
 
-uint64_t splitmix64_next(uint64_t* state) {
-  uint64_t z = (*state += 0x9E3779B97F4A7C15ULL);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  return z ^ (z >> 31);
-}
-
 void shuffle_problems(std::vector<MathProblem>& problems, uint64_t seed) {
   uint64_t state = seed;
   for (size_t i = problems.size(); i > 1; --i) {
@@ -127,7 +121,7 @@ void shuffle_problems(std::vector<MathProblem>& problems, uint64_t seed) {
     uint64_t limit = UINT64_MAX - UINT64_MAX % bound;
     uint64_t r;
     do {
-      r = splitmix64_next(&state);
+      r = splitmix64(state);
     } while (r >= limit);
     size_t j = static_cast<size_t>(r % bound);
     std::swap(problems[i - 1], problems[j]);

@@ -44,7 +44,4 @@ std::string default_data_dir();
 // the same seed on every platform (std::shuffle's order differs between standard libraries).
 void shuffle_problems(std::vector<MathProblem>& problems, uint64_t seed);
 
-// Returns the next value of the splitmix64 sequence whose state is *state (advances *state).
-uint64_t splitmix64_next(uint64_t* state);
-
 }  // namespace popo

@@ -20,25 +20,23 @@
 #include "core/io.h"
 #include "core/log.h"
 #include "core/progress.h"
+#include "core/rng.h"
 #include "sampling/generate.h"
 #include "tokenizer/chat_template.h"
+#include "sampling/stop_tokens.h"
 #include "tokenizer/tokenizer.h"
 
 namespace popo {
 
 namespace {
 
-// Returns the EOS ids: the given ones, else the model config's plus the Qwen end-of-turn and
-// end-of-text tokens when the tokenizer has them (Qwen2.5-Math's stop words).
+// Returns the EOS ids: the given ones, else resolve_stop_tokens() of the model's config and
+// tokenizer (the caller that knows the model folder passes its resolution, generation_config.json
+// included).
 std::vector<int64_t> eos_ids_for(const CausalLM& model, const Tokenizer& tokenizer,
                                  const EvalOptions& o) {
   if (!o.eos_token_ids.empty()) return o.eos_token_ids;
-  std::vector<int64_t> ids = model->config().eos_token_ids;
-  for (const char* t : {"<|im_end|>", "<|endoftext|>"}) {
-    const int32_t id = tokenizer.token_to_id(t);
-    if (id >= 0 && std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(id);
-  }
-  return ids;
+  return resolve_stop_tokens("", model->config(), tokenizer);
 }
 
 // Fills out[i] = jobs[i]() on up to max_threads threads (the verifier is thread-safe and bounded
@@ -97,8 +95,7 @@ EvalResult evaluate(CausalLM& model, const Tokenizer& tokenizer,
   sc.group_size = K;
   sc.eos_token_ids = eos_ids_for(model, tokenizer, o);
   sc.stop_strings = o.stop_strings;
-  // A base model given "Question: ...\nAnswer:" goes on to invent the next question.
-  if (o.template_name == "plain") sc.stop_strings.push_back("\n\nQuestion:");
+  for (const std::string& s : template_stop_strings(o.template_name)) sc.stop_strings.push_back(s);
   if (o.temperature == 0 && K > 1) {
     LOG_WARN("eval '", o.name, "': greedy decoding with K=", K, " gives K identical responses");
   }
@@ -154,7 +151,7 @@ EvalResult evaluate(CausalLM& model, const Tokenizer& tokenizer,
       sc.max_new_tokens = o.max_new_tokens > 0 ? std::min(o.max_new_tokens, room) : room;
       clipped += o.max_new_tokens > room;
       uint64_t state = o.seed + static_cast<uint64_t>(batch);
-      sc.seed = splitmix64_next(&state);
+      sc.seed = splitmix64(state);
       rb = generate(model, batch_prompts, sc, &tokenizer);
       for (const auto& w : rb.warnings) {
         if (warned.insert(w).second) LOG_WARN("eval '", o.name, "': ", w);

@@ -59,4 +59,10 @@ VerifyResult verify(const std::string& response, const std::string& gold,
 // Returns "correct" | "incorrect" | "no_answer".
 const char* verdict_name(Verdict v);
 
+// Returns the reward of one response: 1 when verify() says correct, else 0.
+inline double math_reward(const std::string& response, const std::string& gold,
+                          const VerifyOptions& opt) {
+  return verify(response, gold, opt).verdict == Verdict::kCorrect ? 1.0 : 0.0;
+}
+
 }  // namespace popo

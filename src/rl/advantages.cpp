@@ -96,22 +96,29 @@ torch::Tensor sequence_mean_logp(const torch::Tensor& logp, const torch::Tensor&
 
 torch::Tensor rollout_coefficients(const AlgoConfig& cfg, const torch::Tensor& rewards,
                                    int64_t group_size, const torch::Tensor& seq_logp) {
-  const std::string& a = cfg.name;
   note_config_read("algo.name");
-  if (a == "grpo") note_config_read({"grpo.eps", "grpo.scale_rewards"});
-  if (a == "w_reinforce") note_config_read("algo.w_reinforce_lambda");
-  if (a == "popo") note_config_read({"popo.weights", "popo.weight_temperature"});
-  if (a == "grpo")
-    return grpo_advantages(rewards, group_size, cfg.grpo.eps, cfg.grpo.scale_rewards == "group");
-  if (a == "rloo") return rloo_advantages(rewards, group_size);
-  if (a == "psr") return psr_coefficients(rewards);
-  if (a == "nsr") return nsr_coefficients(rewards);
-  if (a == "w_reinforce") return w_reinforce_coefficients(rewards, cfg.w_reinforce_lambda);
-  if (a == "raft") return raft_weights(rewards, group_size);
-  if (a == "popo")
-    return popo_weights(rewards, seq_logp, group_size, cfg.popo.weight_temperature,
-                        cfg.popo.weights == "uniform");
-  POPO_FAIL("rollout_coefficients: unknown algo.name '", a, "'");
+  switch (cfg.traits().coef) {
+    case Coefficient::kGroupAdvantage:
+      note_config_read({"grpo.eps", "grpo.scale_rewards"});
+      return grpo_advantages(rewards, group_size, cfg.grpo.eps,
+                             cfg.grpo.scale_rewards == RewardScale::kGroup);
+    case Coefficient::kLeaveOneOut:
+      return rloo_advantages(rewards, group_size);
+    case Coefficient::kPositiveReinforce:
+      return psr_coefficients(rewards);
+    case Coefficient::kNegativeReinforce:
+      return nsr_coefficients(rewards);
+    case Coefficient::kWeightedReinforce:
+      note_config_read("algo.w_reinforce_lambda");
+      return w_reinforce_coefficients(rewards, cfg.w_reinforce_lambda);
+    case Coefficient::kUniformPositives:
+      return raft_weights(rewards, group_size);
+    case Coefficient::kPopoWeights:
+      note_config_read({"popo.weights", "popo.weight_temperature"});
+      return popo_weights(rewards, seq_logp, group_size, cfg.popo.weight_temperature,
+                          cfg.popo.weights == PopoWeights::kUniform);
+  }
+  POPO_FAIL("rollout_coefficients: no coefficient for algo.name ", cfg.name_text());
 }
 
 GroupStats group_stats(const torch::Tensor& rewards, int64_t group_size) {

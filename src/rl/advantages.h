@@ -40,9 +40,10 @@ at::Tensor popo_weights(const at::Tensor& rewards, const at::Tensor& seq_logp,
 // detached. logp: (N, R) float; mask: (N, R) float 1 = response token.
 at::Tensor sequence_mean_logp(const at::Tensor& logp, const at::Tensor& mask);
 
-// Returns the per-rollout coefficient (N) float32 the loss of cfg.name consumes: the advantage
-// (grpo, rloo, psr, nsr, w_reinforce) or the positive-set weight (popo, raft). seq_logp (N) is
-// read by popo with weights=softmax only (may be undefined otherwise).
+// Returns the per-rollout coefficient (N) float32 the loss of cfg.name consumes
+// (traits(cfg.name).coef): the advantage (grpo, rloo, psr, nsr, w_reinforce) or the positive-set
+// weight (popo, raft). seq_logp (N) is read by popo with weights=softmax only (may be undefined
+// otherwise).
 at::Tensor rollout_coefficients(const AlgoConfig& cfg, const at::Tensor& rewards,
                                 int64_t group_size, const at::Tensor& seq_logp);
 

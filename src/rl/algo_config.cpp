@@ -2,26 +2,13 @@
 // the expected values and the value got.
 #include "rl/algo_config.h"
 
-#include <algorithm>
 #include <cmath>
-#include <sstream>
+#include <iterator>
 
 #include "core/error.h"
 
 namespace popo {
 namespace {
-
-std::string join(const std::vector<std::string>& names) {
-  std::ostringstream os;
-  for (size_t i = 0; i < names.size(); ++i) os << (i ? " | " : "") << names[i];
-  return os.str();
-}
-
-void check_one_of(const std::string& key, const std::string& value,
-                  const std::vector<std::string>& allowed) {
-  POPO_CHECK(std::find(allowed.begin(), allowed.end(), value) != allowed.end(), "config: ", key,
-             " must be one of ", join(allowed), ", got '", value, "'");
-}
 
 void check_range(const std::string& key, double value, double lo, double hi,
                  const char* expected) {
@@ -31,38 +18,66 @@ void check_range(const std::string& key, double value, double lo, double hi,
 
 }  // namespace
 
-const std::vector<std::string>& known_algorithms() {
-  static const std::vector<std::string> names = {"popo", "grpo", "psr", "nsr",
-                                                 "w_reinforce", "raft", "rloo"};
-  return names;
+const std::vector<const char*>& enum_names(Algorithm) {
+  static const std::vector<const char*> n = {"popo", "grpo", "psr", "nsr", "w_reinforce", "raft", "rloo"};
+  return n;
+}
+const std::vector<const char*>& enum_names(PopoWeights) {
+  static const std::vector<const char*> n = {"softmax", "uniform"};
+  return n;
+}
+const std::vector<const char*>& enum_names(EntropyScope) {
+  static const std::vector<const char*> n = {"all", "positives"};
+  return n;
+}
+const std::vector<const char*>& enum_names(MomentumLaw) {
+  static const std::vector<const char*> n = {"fixed", "cosine", "adaptive"};
+  return n;
+}
+const std::vector<const char*>& enum_names(RewardScale) {
+  static const std::vector<const char*> n = {"group", "none"};
+  return n;
+}
+const std::vector<const char*>& enum_names(LossAgg) {
+  static const std::vector<const char*> n = {"seq-mean-token-mean", "token-mean", "seq-mean-token-sum-norm"};
+  return n;
+}
+const std::vector<const char*>& enum_names(OldLogp) {
+  static const std::vector<const char*> n = {"detached", "behaviour"};
+  return n;
 }
 
-bool uses_popo_path(const std::string& algo_name) {
-  return algo_name == "popo" || algo_name == "raft";
-}
-
-bool needs_siamese(const AlgoConfig& cfg) {
-  if (cfg.name != "popo") return false;
-  return cfg.popo.sim_coef > 0 || cfg.popo.kl_every > 0 || cfg.popo.momentum_law == "adaptive";
-}
-
-bool needs_reference(const AlgoConfig& cfg) {
-  return !uses_popo_path(cfg.name) && cfg.grpo.kl_coef > 0;
+const AlgorithmTraits& traits(Algorithm a) {
+  using L = LossPath;
+  using C = Coefficient;
+  // One row per Algorithm, in enum order.
+  static const AlgorithmTraits table[] = {
+      // id                     name           loss                 coefficient              G>=2   popo terms
+      {Algorithm::kPopo,        "popo",        L::kPositiveNll,     C::kPopoWeights,         false, true},
+      {Algorithm::kGrpo,        "grpo",        L::kPolicyGradient,  C::kGroupAdvantage,      true,  false},
+      {Algorithm::kPsr,         "psr",         L::kPolicyGradient,  C::kPositiveReinforce,   false, false},
+      {Algorithm::kNsr,         "nsr",         L::kPolicyGradient,  C::kNegativeReinforce,   false, false},
+      {Algorithm::kWReinforce,  "w_reinforce", L::kPolicyGradient,  C::kWeightedReinforce,   false, false},
+      {Algorithm::kRaft,        "raft",        L::kPositiveNll,     C::kUniformPositives,    false, false},
+      {Algorithm::kRloo,        "rloo",        L::kPolicyGradient,  C::kLeaveOneOut,         true,  false},
+  };
+  const int i = static_cast<int>(a);
+  POPO_CHECK(i >= 0 && i < static_cast<int>(std::size(table)), "traits: Algorithm value ", i,
+             " out of range");
+  return table[i];
 }
 
 void validate(const AlgoConfig& cfg, int64_t group_size) {
-  check_one_of("algo.name", cfg.name, known_algorithms());
   POPO_CHECK(group_size >= 1, "config: group size (rollouts per prompt) must be >= 1, got ",
              group_size);
-  if (cfg.name == "grpo" || cfg.name == "rloo") {
-    POPO_CHECK(group_size >= 2, "config: algo.name=", cfg.name,
+  if (cfg.traits().compares_group) {
+    POPO_CHECK(group_size >= 2, "config: algo.name=", cfg.name_text(),
                " needs a group size (rollouts per prompt) >= 2 to compare rollouts of a prompt, got ",
                group_size);
   }
   check_range("algo.w_reinforce_lambda", cfg.w_reinforce_lambda, 0.0, 1e9, "finite and >= 0");
 
   const PopoConfig& p = cfg.popo;
-  check_one_of("popo.weights", p.weights, {"softmax", "uniform"});
   POPO_CHECK(std::isfinite(p.weight_temperature) && p.weight_temperature > 0,
              "config: popo.weight_temperature must be finite and > 0, got ", p.weight_temperature);
   check_range("popo.sim_coef", p.sim_coef, 0.0, 1e9, "finite and >= 0");
@@ -72,9 +87,7 @@ void validate(const AlgoConfig& cfg, int64_t group_size) {
   POPO_CHECK(p.predictor_layers >= 0, "config: popo.predictor_layers must be >= 0 (0 = identity), got ",
              p.predictor_layers);
   check_range("popo.entropy_coef", p.entropy_coef, 0.0, 1e9, "finite and >= 0");
-  check_one_of("popo.entropy_on", p.entropy_on, {"all", "positives"});
   check_range("popo.momentum", p.momentum, 0.0, 1.0, "in [0, 1]");
-  check_one_of("popo.momentum_law", p.momentum_law, {"fixed", "cosine", "adaptive"});
   POPO_CHECK(std::isfinite(p.momentum_target_kl) && p.momentum_target_kl > 0,
              "config: popo.momentum_target_kl must be finite and > 0, got ", p.momentum_target_kl);
   check_range("popo.momentum_adapt_factor", p.momentum_adapt_factor, 1.0, 1e9, "finite and >= 1");
@@ -85,16 +98,12 @@ void validate(const AlgoConfig& cfg, int64_t group_size) {
 
   const GrpoConfig& g = cfg.grpo;
   check_range("grpo.eps", g.eps, 0.0, 1e9, "finite and >= 0");
-  check_one_of("grpo.scale_rewards", g.scale_rewards, {"group", "none"});
   check_range("grpo.clip_low", g.clip_low, 0.0, 1.0, "in [0, 1]");
   check_range("grpo.clip_high", g.clip_high, 0.0, 1e9, "finite and >= 0");
   check_range("grpo.kl_coef", g.kl_coef, 0.0, 1e9, "finite and >= 0");
-  check_one_of("grpo.loss_agg", g.loss_agg,
-               {"seq-mean-token-mean", "token-mean", "seq-mean-token-sum-norm"});
   POPO_CHECK(g.loss_agg_max_len >= 0,
              "config: grpo.loss_agg_max_len must be >= 0 (0 = sampling.max_new_tokens), got ",
              g.loss_agg_max_len);
-  check_one_of("grpo.old_logp", g.old_logp, {"detached", "behaviour"});
   POPO_CHECK(g.dynamic_sampling_max_rounds >= 1,
              "config: grpo.dynamic_sampling_max_rounds must be >= 1, got ",
              g.dynamic_sampling_max_rounds);
@@ -102,8 +111,9 @@ void validate(const AlgoConfig& cfg, int64_t group_size) {
              g.overlong_buffer);
   check_range("grpo.overlong_penalty", g.overlong_penalty, 0.0, 1e9, "finite and >= 0");
   if (g.overlong_filter) {
-    POPO_CHECK(!uses_popo_path(cfg.name), "config: grpo.overlong_filter acts on the "
-               "policy-gradient path (grpo, rloo, psr, nsr, w_reinforce), not algo.name=", cfg.name);
+    POPO_CHECK(!cfg.positive_path(), "config: grpo.overlong_filter acts on the "
+               "policy-gradient path (grpo, rloo, psr, nsr, w_reinforce), not algo.name=",
+               cfg.name_text());
   }
   if (g.dynamic_sampling) {
     POPO_CHECK(group_size >= 2, "config: grpo.dynamic_sampling needs a group size >= 2, got ",

@@ -16,25 +16,24 @@ torch::Tensor masked(const torch::Tensor& x, const torch::Tensor& mask) {
 
 // Returns the step share of the aggregation of per_token (n, R) under mode (losses.h table).
 torch::Tensor aggregate(const torch::Tensor& per_token, const torch::Tensor& mask,
-                        const std::string& mode, const StepNormalizers& norm) {
+                        LossAgg mode, const StepNormalizers& norm) {
   torch::Tensor tok = masked(per_token, mask);  // (n, R)
-  if (mode == "seq-mean-token-mean") {
+  if (mode == LossAgg::kSeqMeanTokenMean) {
     POPO_CHECK(norm.num_seqs > 0, "loss: seq-mean-token-mean needs StepNormalizers.num_seqs > 0");
     torch::Tensor seq = tok.sum(/*dim=*/1) / mask.sum(/*dim=*/1).clamp_min(1.0);  // (n)
     return seq.sum() / norm.num_seqs;
   }
-  if (mode == "token-mean") {
+  if (mode == LossAgg::kTokenMean) {
     POPO_CHECK(norm.num_tokens > 0, "loss: token-mean needs StepNormalizers.num_tokens > 0");
     return tok.sum() / norm.num_tokens;
   }
-  if (mode == "seq-mean-token-sum-norm") {
+  if (mode == LossAgg::kSeqMeanTokenSumNorm) {
     POPO_CHECK(norm.num_seqs > 0 && norm.max_len > 0,
                "loss: seq-mean-token-sum-norm needs num_seqs > 0 and max_len > 0, got ",
                norm.num_seqs, " and ", norm.max_len);
     return tok.sum() / (norm.num_seqs * norm.max_len);
   }
-  POPO_FAIL("loss: grpo.loss_agg must be seq-mean-token-mean | token-mean | "
-            "seq-mean-token-sum-norm, got '", mode, "'");
+  POPO_FAIL("loss: grpo.loss_agg value ", static_cast<int>(mode), " out of range");
 }
 
 // Returns the masked token sum of x over the step's tokens as a double share.
@@ -153,7 +152,7 @@ LossResult popo_loss(const LossInputs& in, const PopoConfig& cfg, const StepNorm
   torch::Tensor ent = zero;
   torch::Tensor h, mh;  // entropy rows used and their mask
   if (in.entropy.defined()) {
-    if (cfg.entropy_on == "positives") {
+    if (cfg.entropy_on == EntropyScope::kPositives) {
       h = in.entropy.index_select(0, pos_idx);  // (n_pos, R)
       mh = m.index_select(0, pos_idx);          // (n_pos, R)
     } else {
@@ -177,23 +176,10 @@ LossResult popo_loss(const LossInputs& in, const PopoConfig& cfg, const StepNorm
 }
 
 LossResult compute_loss(const AlgoConfig& cfg, const LossInputs& in, const StepNormalizers& norm) {
-  LossResult out;
-  if (cfg.name == "popo") {
-    out = popo_loss(in, cfg.popo, norm);
-  } else if (cfg.name == "raft") {
-    // RAFT (POPO.md): uniform weights over the positives, alpha = beta = 0; the coefficients
-    // are raft_weights(), so this is a weighted NLL on positives / positive tokens of the step.
-    PopoConfig raft = cfg.popo;
-    raft.weights = "uniform";
-    raft.sim_coef = 0;
-    raft.entropy_coef = 0;
-    out = popo_loss(in, raft, norm);
-  } else if (cfg.name == "grpo" || cfg.name == "rloo" || cfg.name == "psr" || cfg.name == "nsr" ||
-             cfg.name == "w_reinforce") {
-    out = policy_gradient_loss(in, cfg.grpo, norm);
-  } else {
-    POPO_FAIL("compute_loss: unknown algo.name '", cfg.name, "'");
-  }
+  // RAFT (POPO.md) is the positive path with uniform weights and alpha = beta = 0; its
+  // coefficients are raft_weights(), so this is a weighted NLL on the positive tokens of the step.
+  LossResult out = cfg.positive_path() ? popo_loss(in, cfg.loss_popo(), norm)
+                                       : policy_gradient_loss(in, cfg.grpo, norm);
   out.metrics["loss"] = out.loss.item<double>();
   return out;
 }

@@ -84,16 +84,16 @@ MomentumSchedule::MomentumSchedule(const PopoConfig& cfg, int64_t total_steps)
 
 double MomentumSchedule::tau(int64_t step) const {
   note_config_read({"popo.momentum", "popo.momentum_law"});
-  if (cfg_.momentum_law == "cosine") {
+  if (cfg_.momentum_law == MomentumLaw::kCosine) {
     double k = std::clamp<double>(double(step), 0.0, double(total_steps_));
     return 1.0 - (1.0 - cfg_.momentum) * (std::cos(M_PI * k / double(total_steps_)) + 1.0) / 2.0;
   }
-  if (cfg_.momentum_law == "adaptive") return tau_;
+  if (cfg_.momentum_law == MomentumLaw::kAdaptive) return tau_;
   return cfg_.momentum;
 }
 
 void MomentumSchedule::observe_kl(double kl) {
-  if (cfg_.momentum_law != "adaptive" || !std::isfinite(kl)) return;
+  if (cfg_.momentum_law != MomentumLaw::kAdaptive || !std::isfinite(kl)) return;
   note_config_read({"popo.momentum_target_kl", "popo.momentum_adapt_factor", "popo.momentum_min",
                     "popo.momentum_max"});
   double u = 1.0 - tau_;

@@ -11,12 +11,7 @@
 #include "core/error.h"
 #include "sampling/logits_process.h"
 
-#if __has_include("tokenizer/tokenizer.h")
 #include "tokenizer/tokenizer.h"
-#define POPO_SAMPLER_HAS_TOKENIZER 1
-#else
-#define POPO_SAMPLER_HAS_TOKENIZER 0
-#endif
 
 namespace popo {
 
@@ -261,27 +256,29 @@ RolloutBatch generate(CausalLM& model, const std::vector<std::vector<int32_t>>& 
                       const SamplingConfig& cfg, const Tokenizer* tokenizer) {
   DecodeFn decode;
   if (tokenizer != nullptr && !cfg.stop_strings.empty()) {
-#if POPO_SAMPLER_HAS_TOKENIZER
     decode = [tokenizer](const std::vector<int32_t>& ids) { return tokenizer->decode(ids); };
-#else
-    POPO_FAIL("generate: stop_strings need the tokenizer layer, which this build does not have");
-#endif
   }
   return generate(model, prompts, cfg, decode);
 }
 
-at::Tensor sequence_logprobs(CausalLM& model, const RolloutBatch& batch, double temperature) {
-  const int64_t N = batch.prompt_ids.size(0), P = batch.prompt_ids.size(1), R = batch.response_ids.size(1);
-  if (R == 0) return torch::zeros({N, 0}, torch::kFloat);
-  const auto dev = model->device();
-  auto ids = torch::cat({batch.prompt_ids, batch.response_ids}, 1).to(dev);                              // (N, P+R)
-  auto mask = torch::cat({batch.prompt_mask, batch.response_mask.to(torch::kLong)}, 1).to(dev);          // (N, P+R)
-  auto hidden = model->forward_hidden(ids, mask);                       // (N, P+R, C)
-  auto logits = model->lm_head(hidden.narrow(1, P - 1, R)).to(torch::kFloat);  // (N, R, V): predicts response
-  if (temperature > 0.0) logits = logits / temperature;
-  auto target = batch.response_ids.to(dev).unsqueeze(-1);              // (N, R, 1)
-  auto lp = log_softmax_f32(logits).gather(-1, target).squeeze(-1);    // (N, R)
-  return lp * batch.response_mask.to(dev);
+std::vector<std::string> decode_responses(const RolloutBatch& batch, const Tokenizer& tok,
+                                          std::vector<int64_t>* lengths) {
+  auto ids = batch.response_ids.to(torch::kCPU).to(torch::kLong).contiguous();     // (N, R)
+  auto mask = batch.response_mask.to(torch::kCPU).to(torch::kFloat).contiguous();  // (N, R)
+  const int64_t N = ids.size(0), R = ids.size(1);
+  const int64_t* pid = ids.data_ptr<int64_t>();
+  const float* pm = mask.data_ptr<float>();
+  std::vector<std::string> out(N);
+  if (lengths) lengths->assign(N, 0);
+  for (int64_t i = 0; i < N; ++i) {
+    std::vector<int32_t> row;
+    for (int64_t t = 0; t < R; ++t) {
+      if (pm[i * R + t] > 0) row.push_back(static_cast<int32_t>(pid[i * R + t]));
+    }
+    if (lengths) (*lengths)[i] = static_cast<int64_t>(row.size());
+    out[i] = tok.decode(row, /*skip_special_tokens=*/true);
+  }
+  return out;
 }
 
 }  // namespace popo

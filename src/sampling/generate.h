@@ -38,9 +38,9 @@ RolloutBatch generate(CausalLM& model, const std::vector<std::vector<int32_t>>& 
 // top_k < 0, group_size < 1, max_new_tokens < 1).
 void validate_sampling_config(const SamplingConfig& cfg);
 
-// Returns the log-probs (N, R) float32 of batch's response tokens under one full forward pass (no
-// cache) over prompt + response at temperature (0 treated as 1), 0 at response pads. Gradients
-// flow when the caller has them enabled.
-at::Tensor sequence_logprobs(CausalLM& model, const RolloutBatch& batch, double temperature);
+// Returns the decoded text of each response row of batch (tokens where response_mask is 1,
+// special tokens dropped) and, when lengths is given, each row's token count.
+std::vector<std::string> decode_responses(const RolloutBatch& batch, const Tokenizer& tok,
+                                          std::vector<int64_t>* lengths);
 
 }  // namespace popo

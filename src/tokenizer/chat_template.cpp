@@ -89,6 +89,11 @@ std::vector<std::string> chat_template_names() {
   return {"chatml", "qwen-boxed", "qwen3", "plain", "raw"};
 }
 
+std::vector<std::string> template_stop_strings(const std::string& name) {
+  if (name == "plain") return {"\n\nQuestion:"};
+  return {};
+}
+
 std::string render_chat(const std::string& name, const std::vector<ChatMessage>& messages,
                         bool add_generation_prompt) {
   for (const auto& m : messages) {

@@ -38,4 +38,9 @@ std::string apply_chat_template(const std::string& name, const std::string& prob
 // Returns the known template names.
 std::vector<std::string> chat_template_names();
 
+// Returns the stop strings a template's prompts need beyond the EOS tokens, for the rollouts and
+// the evaluation alike: "plain" stops at "\n\nQuestion:" (a base model given "Question: ...
+// \nAnswer:" goes on to invent the next question); the others none.
+std::vector<std::string> template_stop_strings(const std::string& name);
+
 }  // namespace popo

@@ -343,5 +343,70 @@ TEST(Config, DuplicateFieldNameInTableIsRejected) {
   EXPECT_TRUE(contains(error_of([&] { flatten(d); }), "duplicate field name 'a'"));
 }
 
+enum class Agg : int { kSeqMean, kTokenMean, kSumNorm };
+const std::vector<const char*>& enum_names(Agg) {
+  static const std::vector<const char*> n = {"seq-mean", "token-mean", "sum-norm"};
+  return n;
+}
+
+// Fields embedded in another section's table (no section of their own).
+struct OptimFields {
+  double lr = 1e-6;
+  Agg agg = Agg::kSeqMean;
+  template <class V>
+  void visit_fields(V& v) {
+    v("lr", lr, "learning rate");
+    v("agg", agg, "aggregation: seq-mean | token-mean | sum-norm");
+  }
+};
+
+struct EmbeddingSection {
+  OptimFields optim;
+  int64_t steps = 3;
+  template <class V>
+  void visit_fields(V& v) {
+    optim.visit_fields(v);
+    v("steps", steps, "steps");
+  }
+};
+
+struct EnumConfig {
+  EmbeddingSection trainer;
+  template <class V>
+  void visit_fields(V& v) {
+    v("trainer", trainer, "trainer");
+  }
+};
+
+TEST(Config, EnumFieldsParseByNameAndListTheNamesOnError) {
+  EnumConfig c;
+  load_yaml_string("trainer:\n  agg: token-mean\n  lr: 0.5\n", c, "t.yaml");
+  EXPECT_EQ(c.trainer.optim.agg, Agg::kTokenMean);
+  EXPECT_EQ(c.trainer.optim.lr, 0.5);  // embedded fields live in the embedding section
+  apply_override(c, "trainer.agg=sum-norm");
+  EXPECT_EQ(c.trainer.optim.agg, Agg::kSumNorm);
+  const std::string e = error_of([&] { apply_override(c, "trainer.agg=token_mean"); });
+  EXPECT_TRUE(contains(e, "trainer.agg")) << e;
+  EXPECT_TRUE(contains(e, "one of seq-mean | token-mean | sum-norm")) << e;
+  EXPECT_TRUE(contains(e, "token_mean")) << e;
+  EXPECT_EQ(c.trainer.optim.agg, Agg::kSumNorm);  // unchanged on error
+  const std::string ey = error_of([&] { load_yaml_string("trainer:\n  agg: 2\n", c, "t.yaml"); });
+  EXPECT_TRUE(contains(ey, "t.yaml:2")) << ey;
+  EXPECT_TRUE(contains(ey, "one of seq-mean")) << ey;
+  // Dump and flatten spell the name; the dump reloads to the same value.
+  EXPECT_TRUE(contains(dump_yaml(c), "agg: sum-norm")) << dump_yaml(c);
+  EnumConfig back;
+  load_yaml_string(dump_yaml(c), back, "dump");
+  EXPECT_EQ(back.trainer.optim.agg, Agg::kSumNorm);
+  const auto flat = flatten(c);
+  ASSERT_EQ(flat.size(), 3u);
+  EXPECT_EQ(flat[1].first, "trainer.agg");
+  EXPECT_EQ(flat[1].second, "sum-norm");
+  EXPECT_STREQ(enum_name(Agg::kTokenMean), "token-mean");
+  EXPECT_EQ(parse_enum<Agg>("sum-norm", "x"), Agg::kSumNorm);
+  EXPECT_TRUE(contains(error_of([] { parse_enum<Agg>("nope", "algo.name"); }),
+                       "algo.name: expected one of seq-mean | token-mean | sum-norm, got 'nope'"));
+}
+
 }  // namespace
 }  // namespace popo

@@ -110,13 +110,6 @@ TEST(MathDataset, DefaultDataDirHonoursEnvironment) {
   if (old) ::setenv("POPO_DATA_DIR", saved.c_str(), 1);
 }
 
-TEST(MathDataset, Splitmix64ReferenceOutputs) {
-  uint64_t state = 1234567;
-  const uint64_t want[] = {6457827717110365317ULL, 3203168211198807973ULL, 9817491932198370423ULL,
-                           4593380528125082431ULL, 16408922859458223821ULL};
-  for (uint64_t w : want) EXPECT_EQ(splitmix64_next(&state), w);
-}
-
 std::vector<int> shuffled_ids(int n, uint64_t seed) {
   std::vector<MathProblem> p(n);
   for (int i = 0; i < n; ++i) p[i].id = std::to_string(i);

@@ -23,9 +23,9 @@
 #include "core/metrics.h"
 #include "dist/launch.h"
 #include "model/safetensors.h"
-#include "rl/checkpoint.h"
-#include "rl/data_parallel.h"
-#include "rl/train_config.h"
+#include "train/checkpoint.h"
+#include "train/data_parallel.h"
+#include "train/train_config.h"
 #include "core/build_paths.h"
 
 namespace fs = std::filesystem;
@@ -62,15 +62,15 @@ RunConfig tiny_config(const std::string& dir, const std::string& algo) {
   c.warm_start.batch_size = 32;
   c.warm_start.lr = 3e-3;
   c.sampling.max_new_tokens = 24;
-  c.trainer.steps = 3;
+  c.trainer.optim.steps = 3;
   c.trainer.prompts_per_step = 2;
   c.trainer.group_size = 4;
-  c.trainer.micro_batch_size = 2;
-  c.trainer.lr = 2e-4;  // Adam turns float-order noise in tiny gradients into lr-sized noise
+  c.trainer.update.micro_batch_size = 2;
+  c.trainer.optim.lr = 2e-4;  // Adam turns float-order noise in tiny gradients into lr-sized noise
   c.trainer.eval_every = 0;
   c.trainer.save_every = 0;
   c.trainer.threads = 1;
-  c.algo.name = algo;
+  c.algo.name = parse_enum<Algorithm>(algo, "algo.name");
   c.algo.popo.kl_every = 2;
   c.algo.popo.predictor_hidden = 64;
   c.run.dir = dir;
@@ -215,9 +215,9 @@ TEST(DataParallel, KilledRankMakesTheOtherExitWithinTheTimeout) {
   // Build the cached base model first: with a 5 s timeout rank 1 could not wait for rank 0 to
   // build it.
   cfg.run.name = "warm";
-  cfg.trainer.steps = 1;
+  cfg.trainer.optim.steps = 1;
   ASSERT_EQ(run(train_args(cfg), dir + "/warm.log"), 0) << read_file(dir + "/warm.log");
-  cfg.trainer.steps = 100000;
+  cfg.trainer.optim.steps = 100000;
   cfg.run.name = "run";
   const std::string port = std::to_string(pick_free_port());
   auto env = [&](int rank) {

@@ -1,16 +1,12 @@
 // The GPU run configs (configs/qwen2.5-math-{7b,1.5b}-popo.yaml) load with the real RunConfig
 // loader (strict: an unknown or misspelled key fails) and hold the reference run of POPO.md.
-// Skips in a tree without rl/train_config.h (the trainer's config lands on another branch).
 #include <gtest/gtest.h>
 
 #include <string>
 
-#if __has_include("rl/train_config.h")
-#include "core/config.h"
-#include "rl/train_config.h"
 #include "core/build_paths.h"
-#define POPO_HAVE_RUN_CONFIG 1
-#endif
+#include "core/config.h"
+#include "train/train_config.h"
 
 namespace popo {
 namespace {
@@ -22,22 +18,20 @@ std::string repo_root() {
   return f;
 }
 
-#ifdef POPO_HAVE_RUN_CONFIG
 TEST(GpuConfigs, ReferenceRunConfigsLoadAndMatchPopoMd) {
   for (const char* name : {"qwen2.5-math-7b-popo.yaml", "qwen2.5-math-1.5b-popo.yaml"}) {
     SCOPED_TRACE(name);
     RunConfig cfg;
-    // Throws popo::Error naming the key for an unknown key (e.g. model.gradient_checkpointing
-    // before the trainer's RunConfig has it).
+    // Throws popo::Error naming the key for an unknown key.
     ASSERT_NO_THROW(load_yaml_file(repo_root() + "/configs/" + name, cfg));
     // POPO.md, "Reference run".
-    EXPECT_EQ(cfg.algo.name, "popo");
-    EXPECT_EQ(cfg.trainer.steps, 1500);
-    EXPECT_DOUBLE_EQ(cfg.trainer.lr, 1e-7);
-    EXPECT_DOUBLE_EQ(cfg.trainer.warmup_ratio, 0.1);
-    EXPECT_EQ(cfg.trainer.schedule, "cosine");
-    EXPECT_DOUBLE_EQ(cfg.trainer.weight_decay, 0.01);
-    EXPECT_DOUBLE_EQ(cfg.trainer.grad_clip, 1.0);
+    EXPECT_EQ(cfg.algo.name, Algorithm::kPopo);
+    EXPECT_EQ(cfg.trainer.optim.steps, 1500);
+    EXPECT_DOUBLE_EQ(cfg.trainer.optim.lr, 1e-7);
+    EXPECT_DOUBLE_EQ(cfg.trainer.optim.warmup_ratio, 0.1);
+    EXPECT_EQ(cfg.trainer.optim.schedule, LrSchedule::kCosine);
+    EXPECT_DOUBLE_EQ(cfg.trainer.optim.weight_decay, 0.01);
+    EXPECT_DOUBLE_EQ(cfg.trainer.optim.grad_clip, 1.0);
     EXPECT_EQ(cfg.trainer.prompts_per_step, 8);
     EXPECT_EQ(cfg.trainer.group_size, 8);
     EXPECT_EQ(cfg.data.max_prompt_tokens, 512);
@@ -49,14 +43,9 @@ TEST(GpuConfigs, ReferenceRunConfigsLoadAndMatchPopoMd) {
     EXPECT_EQ(cfg.algo.popo.predictor_hidden, 4096);
     EXPECT_DOUBLE_EQ(cfg.algo.popo.noise_std, 0.01);
     EXPECT_DOUBLE_EQ(cfg.algo.popo.momentum, 0.999);
-    EXPECT_EQ((cfg.trainer.prompts_per_step * cfg.trainer.group_size) % cfg.trainer.micro_batch_size, 0);
+    EXPECT_EQ((cfg.trainer.prompts_per_step * cfg.trainer.group_size) % cfg.trainer.update.micro_batch_size, 0);
   }
 }
-#else
-TEST(GpuConfigs, ReferenceRunConfigsLoadAndMatchPopoMd) {
-  GTEST_SKIP() << "rl/train_config.h (RunConfig) is not in this tree; configs under " << repo_root();
-}
-#endif
 
 }  // namespace
 }  // namespace popo

@@ -9,6 +9,8 @@
 #include "core/error.h"
 #include "rl/advantages.h"
 #include "rl/algo_config.h"
+#include "core/config.h"
+#include "train/train_config.h"
 
 namespace popo {
 namespace {
@@ -107,12 +109,12 @@ TEST(RolloutCoefficients, DispatchesOnAlgorithmName) {
   AlgoConfig cfg;
   torch::Tensor r = vec({1, 0, 0, 1});
   torch::Tensor l = vec({-1, -1, -1, -1});
-  cfg.name = "grpo";
+  cfg.name = Algorithm::kGrpo;
   cfg.grpo.eps = 0;
   expect_values(rollout_coefficients(cfg, r, 4, {}), {0.866025, -0.866025, -0.866025, 0.866025});
-  cfg.name = "popo";
+  cfg.name = Algorithm::kPopo;
   expect_values(rollout_coefficients(cfg, r, 4, l), {0.5, 0, 0, 0.5});
-  cfg.name = "nsr";
+  cfg.name = Algorithm::kNsr;
   expect_values(rollout_coefficients(cfg, r, 4, {}), {0, -1, -1, 0});
 }
 
@@ -124,16 +126,10 @@ TEST(AlgoConfigValidate, RejectsBadValuesNamingTheKey) {
     const char* needle;
   };
   const std::vector<Case> cases = {
-      {"name", [](AlgoConfig& c) { c.name = "ppo"; }, 4, "popo | grpo | psr | nsr | w_reinforce | raft | rloo"},
-      {"grpo G=1", [](AlgoConfig& c) { c.name = "grpo"; }, 1, ">= 2"},
-      {"rloo G=1", [](AlgoConfig& c) { c.name = "rloo"; }, 1, "algo.name=rloo"},
-      {"weights", [](AlgoConfig& c) { c.popo.weights = "linear"; }, 4, "popo.weights"},
-      {"entropy_on", [](AlgoConfig& c) { c.popo.entropy_on = "neg"; }, 4, "popo.entropy_on"},
+      {"grpo G=1", [](AlgoConfig& c) { c.name = Algorithm::kGrpo; }, 1, ">= 2"},
+      {"rloo G=1", [](AlgoConfig& c) { c.name = Algorithm::kRloo; }, 1, "algo.name=rloo"},
       {"momentum", [](AlgoConfig& c) { c.popo.momentum = 1.5; }, 4, "popo.momentum"},
-      {"law", [](AlgoConfig& c) { c.popo.momentum_law = "step"; }, 4, "fixed | cosine | adaptive"},
       {"T_w", [](AlgoConfig& c) { c.popo.weight_temperature = 0; }, 4, "popo.weight_temperature"},
-      {"loss_agg", [](AlgoConfig& c) { c.grpo.loss_agg = "sum"; }, 4, "grpo.loss_agg"},
-      {"scale", [](AlgoConfig& c) { c.grpo.scale_rewards = "batch"; }, 4, "grpo.scale_rewards"},
       {"layers", [](AlgoConfig& c) { c.popo.predictor_layers = -1; }, 4, "popo.predictor_layers"},
   };
   for (const Case& c : cases) {
@@ -149,8 +145,75 @@ TEST(AlgoConfigValidate, RejectsBadValuesNamingTheKey) {
   }
   AlgoConfig ok;
   EXPECT_NO_THROW(validate(ok, 1));  // POPO works with G = 1
-  ok.name = "grpo";
+  ok.name = Algorithm::kGrpo;
   EXPECT_NO_THROW(validate(ok, 2));
+}
+
+// Every mode is an enum parsed once at config load: a misspelt value fails there, naming the
+// key and listing the values accepted.
+TEST(AlgoConfig, ModesAreParsedAtConfigLoadWithTheAcceptedNames) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"algo.name=ppo", "popo | grpo | psr | nsr | w_reinforce | raft | rloo"},
+      {"popo.weights=linear", "softmax | uniform"},
+      {"popo.entropy_on=neg", "all | positives"},
+      {"popo.momentum_law=step", "fixed | cosine | adaptive"},
+      {"grpo.loss_agg=sum", "seq-mean-token-mean | token-mean | seq-mean-token-sum-norm"},
+      {"grpo.scale_rewards=batch", "group | none"},
+      {"grpo.old_logp=old", "detached | behaviour"},
+      {"trainer.schedule=linear", "cosine | constant"},
+  };
+  for (const auto& [override_text, names] : cases) {
+    RunConfig cfg;
+    try {
+      apply_override(cfg, override_text);
+      ADD_FAILURE() << override_text << ": no error";
+    } catch (const Error& e) {
+      const std::string key = override_text.substr(0, override_text.find('='));
+      EXPECT_NE(std::string(e.what()).find("key '" + key + "'"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("one of " + names), std::string::npos) << e.what();
+    }
+  }
+  RunConfig cfg;
+  apply_override(cfg, "algo.name=w_reinforce");
+  EXPECT_EQ(cfg.algo.name, Algorithm::kWReinforce);
+  EXPECT_STREQ(cfg.algo.name_text(), "w_reinforce");
+}
+
+// The traits table, against POPO.md's description of each algorithm.
+TEST(AlgoConfig, TraitsMatchEachAlgorithm) {
+  for (int i = 0; i < static_cast<int>(enum_names(Algorithm{}).size()); ++i) {
+    const Algorithm a = static_cast<Algorithm>(i);
+    EXPECT_EQ(traits(a).id, a);
+    EXPECT_STREQ(traits(a).name, enum_names(a)[static_cast<size_t>(i)]);
+  }
+  AlgoConfig c;
+  c.name = Algorithm::kPopo;  // popo: positive path, siamese + predictor, all rows (entropy on all)
+  c.popo.entropy_on = EntropyScope::kAll;
+  EXPECT_TRUE(c.positive_path() && c.needs_siamese() && c.needs_predictor() && !c.needs_reference());
+  EXPECT_EQ(c.forward_rows(), ForwardRows::kAll);
+  c.popo.entropy_on = EntropyScope::kPositives;
+  EXPECT_EQ(c.forward_rows(), ForwardRows::kPositives);
+  c.popo.entropy_on = EntropyScope::kAll;
+  c.popo.entropy_coef = 0;
+  EXPECT_EQ(c.forward_rows(), ForwardRows::kPositives);  // nothing reads a negative row
+  c.name = Algorithm::kRaft;  // raft: positive path without POPO's terms
+  c.popo.entropy_coef = 0.01;
+  EXPECT_TRUE(c.positive_path() && !c.needs_siamese() && !c.needs_predictor());
+  EXPECT_EQ(c.forward_rows(), ForwardRows::kPositives);
+  EXPECT_EQ(c.loss_popo().weights, PopoWeights::kUniform);
+  EXPECT_EQ(c.loss_popo().sim_coef, 0.0);
+  EXPECT_EQ(c.loss_popo().entropy_coef, 0.0);
+  for (Algorithm a : {Algorithm::kGrpo, Algorithm::kRloo, Algorithm::kPsr, Algorithm::kNsr,
+                      Algorithm::kWReinforce}) {
+    c.name = a;
+    EXPECT_FALSE(c.positive_path()) << c.name_text();
+    EXPECT_EQ(c.forward_rows(), ForwardRows::kAll) << c.name_text();
+    EXPECT_FALSE(c.needs_siamese()) << c.name_text();
+    EXPECT_EQ(traits(a).compares_group, a == Algorithm::kGrpo || a == Algorithm::kRloo);
+    c.grpo.kl_coef = 0.01;
+    EXPECT_TRUE(c.needs_reference()) << c.name_text();
+    c.grpo.kl_coef = 0;
+  }
 }
 
 }  // namespace

@@ -15,8 +15,8 @@
 #include "core/error.h"
 #include "model/causal_lm.h"
 #include "model/load.h"
-#include "rl/checkpoint.h"
-#include "rl/learner.h"
+#include "train/checkpoint.h"
+#include "train/learner.h"
 #include "rl/rollout_filter.h"
 #include "torch_test_util.h"
 
@@ -55,7 +55,7 @@ OptimConfig constant_lr(double lr) {
   OptimConfig oc;
   oc.lr = lr;
   oc.warmup_ratio = 0;
-  oc.lr_schedule = "constant";
+  oc.schedule = LrSchedule::kConstant;
   return oc;
 }
 
@@ -163,9 +163,9 @@ TEST(DrGrpo, DivisorIsTheResponseBudgetNotTheLongestResponse) {
   // response (4 tokens) would give -1 / 24.
   CausalLM policy = make_random_model(tiny_learner_config(), /*seed=*/1);
   AlgoConfig algo;
-  algo.name = "grpo";
-  algo.grpo.scale_rewards = "none";
-  algo.grpo.loss_agg = "seq-mean-token-sum-norm";
+  algo.name = Algorithm::kGrpo;
+  algo.grpo.scale_rewards = RewardScale::kNone;
+  algo.grpo.loss_agg = LossAgg::kSeqMeanTokenSumNorm;
   LearnerConfig lc;
   lc.response_budget = 10;
   Learner learner(policy, nullptr, algo, OptimConfig{}, lc);
@@ -188,11 +188,11 @@ TEST(PopoNoPositive, StepWithoutPositiveHasZeroLossAndNoGradientEntropyIncluded)
   torch::manual_seed(9);
   Predictor predictor(16, 8, 2);
   AlgoConfig algo;
-  algo.popo.entropy_on = "all";
+  algo.popo.entropy_on = EntropyScope::kAll;
   algo.popo.entropy_coef = 0.5;
   for (int64_t mb : {6, 2}) {
     LearnerConfig lc;
-    lc.micro_batch_size = mb;
+    lc.update.micro_batch_size = mb;
     Learner learner(policy, predictor, algo, OptimConfig{}, lc, siamese);
     RolloutBatch batch = batch3x2();
     torch::Tensor rewards = torch::zeros({6});
@@ -208,7 +208,7 @@ TEST(PopoNoPositive, StepWithoutPositiveHasZeroLossAndNoGradientEntropyIncluded)
   torch::Tensor g_ref;
   for (int64_t mb : {6, 2, 1}) {
     LearnerConfig lc;
-    lc.micro_batch_size = mb;
+    lc.update.micro_batch_size = mb;
     Learner learner(policy, predictor, algo, OptimConfig{}, lc, siamese);
     RolloutBatch batch = batch3x2();
     torch::Tensor rewards = torch::tensor({0.0f, 0.0f, 0.0f, 0.0f, 1.0f, 0.0f});
@@ -236,7 +236,7 @@ TEST(MomentumLaw, AdaptiveLawIgnoresTheStepZeroKl) {
   torch::manual_seed(9);
   Predictor predictor(16, 8, 2);
   AlgoConfig algo;
-  algo.popo.momentum_law = "adaptive";
+  algo.popo.momentum_law = MomentumLaw::kAdaptive;
   algo.popo.kl_every = 1;
   algo.popo.momentum_target_kl = 1e3;  // any measured KL is below target / 1.5
   Learner learner(policy, predictor, algo, constant_lr(1e-3), LearnerConfig{}, siamese);

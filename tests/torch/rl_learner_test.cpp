@@ -6,9 +6,10 @@
 
 #include <vector>
 
+#include "core/config.h"
 #include "model/causal_lm.h"
 #include "model/load.h"
-#include "rl/learner.h"
+#include "train/learner.h"
 #include "rl/token_logprobs.h"
 #include "torch_test_util.h"
 
@@ -58,13 +59,13 @@ torch::Tensor flat_grads(const Learner& l) {
 
 TEST(Learner, GradientIndependentOfMicroBatchSize) {
   std::vector<AlgoConfig> cfgs(4);
-  cfgs[0].name = "popo";                                  // sim + entropy on all tokens, KL step
-  cfgs[1].name = "grpo";
+  cfgs[0].name = Algorithm::kPopo;                                  // sim + entropy on all tokens, KL step
+  cfgs[1].name = Algorithm::kGrpo;
   cfgs[1].grpo.kl_coef = 0.05;
-  cfgs[1].grpo.old_logp = "behaviour";
-  cfgs[2].name = "raft";
-  cfgs[3].name = "grpo";
-  cfgs[3].grpo.loss_agg = "token-mean";
+  cfgs[1].grpo.old_logp = OldLogp::kBehaviour;
+  cfgs[2].name = Algorithm::kRaft;
+  cfgs[3].name = Algorithm::kGrpo;
+  cfgs[3].grpo.loss_agg = LossAgg::kTokenMean;
   RolloutBatch batch = tiny_batch();
   torch::Tensor rewards = tiny_rewards();
   for (const AlgoConfig& algo : cfgs) {
@@ -73,7 +74,7 @@ TEST(Learner, GradientIndependentOfMicroBatchSize) {
     double loss1 = 0;
     for (int64_t mb : {6, 1, 2, 4}) {
       LearnerConfig lc;
-      lc.micro_batch_size = mb;
+      lc.update.micro_batch_size = mb;
       Learner learner(nets.policy, nets.predictor, algo, OptimConfig{}, lc, nets.siamese,
                       nets.reference);
       if (!coef.defined()) coef = learner.coefficients(batch, rewards);
@@ -110,7 +111,7 @@ TEST(Learner, PopoStepLowersPositiveNll) {
   OptimConfig oc;
   oc.lr = 1e-2;
   oc.warmup_ratio = 0;
-  oc.lr_schedule = "constant";
+  oc.schedule = LrSchedule::kConstant;
   Learner learner(nets.policy, nets.predictor, algo, oc, LearnerConfig{}, nets.siamese);
   RolloutBatch batch = tiny_batch();
   torch::Tensor rewards = tiny_rewards();
@@ -141,10 +142,10 @@ TEST(Learner, EntropyOnPositivesForwardsPositivesOnly) {
       if (name == "norm") rows_seen += x.size(0);
     };
     AlgoConfig algo;
-    algo.popo.entropy_on = on;
-    algo.popo.weights = "uniform";  // no log-prob forward for the weights
+    algo.popo.entropy_on = parse_enum<EntropyScope>(on, "popo.entropy_on");
+    algo.popo.weights = PopoWeights::kUniform;  // no log-prob forward for the weights
     LearnerConfig lc;
-    lc.micro_batch_size = 2;
+    lc.update.micro_batch_size = 2;
     Learner learner(nets.policy, nets.predictor, algo, OptimConfig{}, lc, nets.siamese);
     RolloutBatch batch = tiny_batch();
     torch::Tensor rewards = tiny_rewards();
@@ -157,10 +158,10 @@ TEST(Learner, LearningRateWarmupThenCosine) {
   Nets nets;
   OptimConfig oc;
   oc.lr = 1.0;
-  oc.total_steps = 10;
+  oc.steps = 10;
   oc.warmup_ratio = 0.2;  // 2 warmup steps
   AlgoConfig algo;
-  algo.name = "raft";
+  algo.name = Algorithm::kRaft;
   Learner learner(nets.policy, nullptr, algo, oc, LearnerConfig{});
   EXPECT_DOUBLE_EQ(learner.lr_at(0), 0.0);
   EXPECT_DOUBLE_EQ(learner.lr_at(1), 0.5);
@@ -184,6 +185,44 @@ TEST(Learner, NonFiniteLossSkipsTheUpdate) {
   EXPECT_TRUE(st.skipped);
   EXPECT_EQ(learner.steps_done(), 0);
   EXPECT_TRUE(torch::equal(nets.policy->named_parameters()["lm_head.weight"], w0));
+}
+
+// trainer.adam_beta1 / adam_beta2 / adam_eps reach AdamW: the options of every parameter group,
+// and the first step's size. Adam's first update is lr * g / (|g| + eps) per weight (bias
+// corrections cancel), so with eps far above |g| the step shrinks by orders of magnitude.
+TEST(Learner, AdamOptionsReachTheOptimizer) {
+  RolloutBatch batch = tiny_batch();
+  torch::Tensor rewards = tiny_rewards();
+  AlgoConfig algo;
+  algo.name = Algorithm::kRaft;
+  auto max_step = [&](double eps) {
+    CausalLM policy = make_random_model(tiny_learner_config(), /*seed=*/1);
+    OptimConfig oc;
+    oc.lr = 1e-2;
+    oc.warmup_ratio = 0;
+    oc.schedule = LrSchedule::kConstant;
+    oc.weight_decay = 0;
+    oc.adam_beta1 = 0.8;
+    oc.adam_beta2 = 0.95;
+    oc.adam_eps = eps;
+    Learner learner(policy, nullptr, algo, oc, LearnerConfig{});
+    for (auto& group : learner.optimizer().param_groups()) {
+      const auto& o = static_cast<const torch::optim::AdamWOptions&>(group.options());
+      EXPECT_EQ(std::get<0>(o.betas()), 0.8);
+      EXPECT_EQ(std::get<1>(o.betas()), 0.95);
+      EXPECT_EQ(o.eps(), eps);
+    }
+    std::vector<torch::Tensor> before;
+    for (const auto& p : policy->parameters()) before.push_back(p.detach().clone());
+    EXPECT_FALSE(learner.step(batch, rewards, learner.coefficients(batch, rewards)).skipped);
+    double m = 0;
+    const auto after = policy->parameters();
+    for (size_t i = 0; i < after.size(); ++i)
+      m = std::max(m, (after[i].detach() - before[i]).abs().max().item<double>());
+    return m;
+  };
+  EXPECT_NEAR(max_step(1e-8), 1e-2, 1e-4);  // sign(g) steps of lr
+  EXPECT_LT(max_step(10.0), 1.1e-3);  // eps dominates |g| <= 1 (clipped): at most lr / 10
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <vector>
 
+#include "core/config.h"
 #include "rl/advantages.h"
 #include "rl/losses.h"
 #include "rl/predictor.h"
@@ -42,7 +43,7 @@ TEST(PolicyGradientLoss, AggregationModesOnHandComputedBatch) {
   };
   for (const Case& c : cases) {
     GrpoConfig cfg;
-    cfg.loss_agg = c.mode;
+    cfg.loss_agg = parse_enum<LossAgg>(c.mode, "grpo.loss_agg");
     norm.num_seqs = c.num_seqs;
     EXPECT_NEAR(policy_gradient_loss(in, cfg, norm).loss.item<double>(), c.want, 1e-6) << c.mode;
   }
@@ -59,7 +60,7 @@ TEST(PolicyGradientLoss, ClipFractionsAndClippedGradients) {
   in.mask = torch::ones({2, 3});
   in.coef = torch::tensor({1.0f, -1.0f});
   GrpoConfig cfg;
-  cfg.loss_agg = "token-mean";
+  cfg.loss_agg = LossAgg::kTokenMean;
   StepNormalizers norm;
   norm.num_seqs = 2;
   norm.num_tokens = 6;
@@ -134,7 +135,7 @@ TEST(PopoLoss, ThreeTermsMatchHandComputation) {
   EXPECT_NEAR(r.loss.item<double>(), nll + 0.1 * sim + 0.01 * ent, 1e-6);
 
   // entropy_on = positives: -(1 + 2 + 3) / 3 positive tokens.
-  cfg.entropy_on = "positives";
+  cfg.entropy_on = EntropyScope::kPositives;
   c.norm.num_ent_tokens = 3;
   EXPECT_NEAR(popo_loss(c.in, cfg, c.norm).metrics.at("popo/ent_loss"), -2.0, 1e-6);
 }
@@ -142,7 +143,7 @@ TEST(PopoLoss, ThreeTermsMatchHandComputation) {
 TEST(PopoLoss, NegativeRolloutsGetExactlyZeroGradientFromNllAndSim) {
   PopoCase c;
   PopoConfig cfg;
-  cfg.entropy_on = "positives";
+  cfg.entropy_on = EntropyScope::kPositives;
   c.norm.num_ent_tokens = 3;
   popo_loss(c.in, cfg, c.norm).loss.backward();
   torch::Tensor g = c.logp.grad();
@@ -244,7 +245,7 @@ std::pair<torch::Tensor, double> run_split(const AlgoConfig& cfg, ToyPolicy& pol
   norm.num_tokens = b.mask.sum().item<double>();
   norm.num_pos_tokens = b.mask.index({pos}).sum().item<double>();
   norm.sum_pos_weight = coef.index({pos}).sum().item<double>();
-  norm.num_ent_tokens = cfg.popo.entropy_on == "positives" ? norm.num_pos_tokens : norm.num_tokens;
+  norm.num_ent_tokens = cfg.popo.entropy_on == EntropyScope::kPositives ? norm.num_pos_tokens : norm.num_tokens;
   norm.max_len = kR + 2;
   double total = 0;
   const int64_t m = n / num_micro;
@@ -279,8 +280,8 @@ TEST(MicroBatchInvariance, EveryAlgorithmAndAggregationMode) {
   for (const char* name : {"grpo", "rloo", "psr", "nsr", "w_reinforce"}) {
     for (const char* agg : {"seq-mean-token-mean", "token-mean", "seq-mean-token-sum-norm"}) {
       AlgoConfig c;
-      c.name = name;
-      c.grpo.loss_agg = agg;
+      c.name = parse_enum<Algorithm>(name, "algo.name");
+      c.grpo.loss_agg = parse_enum<LossAgg>(agg, "grpo.loss_agg");
       c.grpo.kl_coef = 0.05;
       cfgs.push_back(c);
     }
@@ -288,14 +289,14 @@ TEST(MicroBatchInvariance, EveryAlgorithmAndAggregationMode) {
   for (const char* ent_on : {"all", "positives"}) {
     for (const char* weights : {"softmax", "uniform"}) {
       AlgoConfig c;
-      c.name = "popo";
-      c.popo.entropy_on = ent_on;
-      c.popo.weights = weights;
+      c.name = Algorithm::kPopo;
+      c.popo.entropy_on = parse_enum<EntropyScope>(ent_on, "popo.entropy_on");
+      c.popo.weights = parse_enum<PopoWeights>(weights, "popo.weights");
       cfgs.push_back(c);
     }
   }
   AlgoConfig raft;
-  raft.name = "raft";
+  raft.name = Algorithm::kRaft;
   cfgs.push_back(raft);
 
   ToyPolicy pol;

@@ -12,8 +12,8 @@
 #include "core/error.h"
 #include "model/causal_lm.h"
 #include "model/load.h"
-#include "rl/checkpoint.h"
-#include "rl/learner.h"
+#include "train/checkpoint.h"
+#include "train/learner.h"
 #include "rl/momentum.h"
 #include "torch_test_util.h"
 
@@ -41,14 +41,14 @@ OptimConfig small_lr() {
   OptimConfig oc;
   oc.lr = 1e-6;
   oc.warmup_ratio = 0;
-  oc.lr_schedule = "constant";
+  oc.schedule = LrSchedule::kConstant;
   oc.grad_clip = 0;  // Adam's direction does not depend on the gradient scale anyway
   return oc;
 }
 
 AlgoConfig raft() {
   AlgoConfig a;
-  a.name = "raft";
+  a.name = Algorithm::kRaft;
   return a;
 }
 

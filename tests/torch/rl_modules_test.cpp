@@ -73,13 +73,13 @@ TEST(MomentumSchedule, FixedCosineAdaptive) {
   EXPECT_DOUBLE_EQ(fixed.tau(0), 0.99);
   EXPECT_DOUBLE_EQ(fixed.tau(77), 0.99);
 
-  cfg.momentum_law = "cosine";  // 1 - (1 - tau0)(cos(pi k / K) + 1) / 2
+  cfg.momentum_law = MomentumLaw::kCosine;  // 1 - (1 - tau0)(cos(pi k / K) + 1) / 2
   MomentumSchedule cosine(cfg, 100);
   EXPECT_NEAR(cosine.tau(0), 0.99, 1e-12);
   EXPECT_NEAR(cosine.tau(50), 0.995, 1e-12);
   EXPECT_NEAR(cosine.tau(100), 1.0, 1e-12);
 
-  cfg.momentum_law = "adaptive";
+  cfg.momentum_law = MomentumLaw::kAdaptive;
   cfg.momentum_target_kl = 1e-3;
   cfg.momentum_adapt_factor = 2;
   MomentumSchedule adaptive(cfg, 100);

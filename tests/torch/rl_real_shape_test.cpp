@@ -18,7 +18,7 @@
 
 #include "model/causal_lm.h"
 #include "model/load.h"
-#include "rl/learner.h"
+#include "train/learner.h"
 
 namespace popo {
 namespace {
@@ -80,7 +80,7 @@ OptimConfig real_lr() {
   OptimConfig oc;
   oc.lr = 1e-3;
   oc.warmup_ratio = 0;
-  oc.lr_schedule = "constant";
+  oc.schedule = LrSchedule::kConstant;
   return oc;
 }
 
@@ -101,8 +101,8 @@ TEST(RealShape, Qwen05BShapedBf16PopoAndGrpoStepsOnCpu) {
     AlgoConfig algo;
     algo.popo.momentum = 0.5;  // an EMA step above half a bf16 ulp within two updates
     LearnerConfig lc;
-    lc.micro_batch_size = 2;
-    lc.logprob_chunk_tokens = 16;
+    lc.update.micro_batch_size = 2;
+    lc.update.logprob_chunk_tokens = 16;
     lc.response_budget = kR;
     Learner learner(policy, predictor, algo, real_lr(), lc, siamese);
     // The tied embedding / LM head: every row gets a gradient through the softmax.
@@ -123,10 +123,10 @@ TEST(RealShape, Qwen05BShapedBf16PopoAndGrpoStepsOnCpu) {
   // GRPO: 2 steps.
   {
     AlgoConfig algo;
-    algo.name = "grpo";
+    algo.name = Algorithm::kGrpo;
     LearnerConfig lc;
-    lc.micro_batch_size = 2;
-    lc.logprob_chunk_tokens = 16;
+    lc.update.micro_batch_size = 2;
+    lc.update.logprob_chunk_tokens = 16;
     lc.response_budget = kR;
     Learner learner(policy, nullptr, algo, real_lr(), lc);
     for (int k = 0; k < 2; ++k) {
@@ -144,7 +144,7 @@ TEST(RealShape, Qwen05BShapedBf16PopoAndGrpoStepsOnCpu) {
     // a few chunks, so it does not grow with the tokens of a micro-batch.
     auto peak_growth = [&](int64_t chunk) {
       LearnerConfig c = lc;
-      c.logprob_chunk_tokens = chunk;
+      c.update.logprob_chunk_tokens = chunk;
       Learner l(policy, nullptr, algo, real_lr(), c);
       torch::Tensor coef = l.coefficients(batch, rewards);
       if (!reset_peak_rss()) return -1.0;

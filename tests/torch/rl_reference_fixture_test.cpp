@@ -78,7 +78,7 @@ PopoConfig popo_cfg(double alpha, double beta) {
   PopoConfig c;
   c.sim_coef = alpha;
   c.entropy_coef = beta;
-  c.entropy_on = "all";
+  c.entropy_on = EntropyScope::kAll;
   return c;
 }
 

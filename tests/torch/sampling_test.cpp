@@ -24,6 +24,19 @@ constexpr float kInf = std::numeric_limits<float>::infinity();
 
 CausalLM load_fixture(const std::string& name) { return load_model(model_fixture(name), torch::kFloat, torch::kCPU); }
 
+// Returns the log-probs (N, R) float32 of batch's response tokens under one full forward pass
+// over prompt + response (no cache) at temperature, 0 at response pads: the reference the
+// sampler's incremental behaviour log-probs are checked against.
+torch::Tensor full_forward_logprobs(CausalLM& model, const RolloutBatch& batch, double temperature) {
+  const int64_t P = batch.prompt_ids.size(1), R = batch.response_ids.size(1);
+  auto ids = torch::cat({batch.prompt_ids, batch.response_ids}, 1);                          // (N, P+R)
+  auto mask = torch::cat({batch.prompt_mask, batch.response_mask.to(torch::kLong)}, 1);      // (N, P+R)
+  auto hidden = model->forward_hidden(ids, mask);                                           // (N, P+R, C)
+  auto logits = model->lm_head(hidden.narrow(1, P - 1, R)).to(torch::kFloat) / temperature;  // (N, R, V)
+  auto lp = torch::log_softmax(logits, -1).gather(-1, batch.response_ids.unsqueeze(-1)).squeeze(-1);
+  return lp * batch.response_mask;                                                          // (N, R)
+}
+
 // ---- logits transforms: hand-computed tables ----------------------------------------------------
 
 TEST(LogitsProcess, TopKTable) {
@@ -87,7 +100,7 @@ TEST_P(SamplerOnFixture, BehaviourLogprobsEqualFullForward) {
     ASSERT_EQ(b.size(), 9);
     ASSERT_EQ(b.response_ids.size(0), 9);
     torch::NoGradGuard no_grad;
-    auto ref = sequence_logprobs(model, b, cfg.temperature);  // (N, R)
+    auto ref = full_forward_logprobs(model, b, cfg.temperature);  // (N, R)
     EXPECT_TRUE(tensors_close(b.logp, ref, 1e-5)) << "compact=" << compact;
     // Each row's response mask is a prefix; EOS ends exactly the rows that report kStop.
     for (int64_t n = 0; n < b.size(); ++n) {

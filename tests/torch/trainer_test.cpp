@@ -23,12 +23,11 @@
 #include "core/metrics.h"
 #include "model/load.h"
 #include "model/safetensors.h"
-#include "rl/checkpoint.h"
-#include "rl/compare.h"
-#include "rl/heldout_eval.h"
-#include "rl/train_config.h"
-#include "rl/train_data.h"
-#include "rl/trainer.h"
+#include "train/checkpoint.h"
+#include "train/compare.h"
+#include "train/train_config.h"
+#include "train/train_data.h"
+#include "train/trainer.h"
 #include "test_util.h"
 #include "core/build_paths.h"
 
@@ -52,13 +51,13 @@ RunConfig small_config(const std::string& run_dir) {
   RunConfig c = default_run_config();
   c.data.rl_subset = 16;
   c.data.heldout_size = 40;
-  c.trainer.steps = 30;
+  c.trainer.optim.steps = 30;
   c.trainer.prompts_per_step = 8;
   c.trainer.group_size = 8;
-  c.trainer.micro_batch_size = 32;
-  c.trainer.lr = 3e-4;
-  c.trainer.warmup_ratio = 0;
-  c.trainer.schedule = "constant";
+  c.trainer.update.micro_batch_size = 32;
+  c.trainer.optim.lr = 3e-4;
+  c.trainer.optim.warmup_ratio = 0;
+  c.trainer.optim.schedule = LrSchedule::kConstant;
   c.trainer.eval_every = 0;
   c.trainer.save_every = 0;
   c.trainer.threads = 1;
@@ -104,8 +103,8 @@ TEST(RunConfig, RejectsBadInputsWithClearErrors) {
   };
   for (const auto& c : cases) {
     RunConfig cfg = default_run_config();
-    apply_overrides(cfg, c.overrides);
-    try {
+    try {  // an enum value fails at load (apply_overrides), the rest at validation
+      apply_overrides(cfg, c.overrides);
       validate_run_config(cfg);
       ADD_FAILURE() << "no error for " << c.overrides[0];
     } catch (const Error& e) {
@@ -314,19 +313,20 @@ TEST(Trainer, ShortDemoRaisesTheReward) {
   EXPECT_TRUE(fs::exists(r.run_dir + "/plots/training.svg"));
   EXPECT_TRUE(fs::exists(latest_checkpoint(r.run_dir + "/checkpoints") + "/policy/tokenizer.json"));
 
-  // The final held-out table: one row per problem with its text and gold answer, each verdict
-  // re-derivable from the row alone, and the share of correct rows equal to the logged accuracy.
+  // The final held-out table (the eval layer's samples JSONL): one row per problem with its
+  // prompt and gold answer, each verdict re-derivable from the row alone, and the share of
+  // correct rows equal to the logged accuracy.
   char eval_name[64];
   std::snprintf(eval_name, sizeof(eval_name), "/eval/eval_step-%06lld.jsonl",
-                static_cast<long long>(cfg.trainer.steps));
+                static_cast<long long>(cfg.trainer.optim.steps));
   std::ifstream in(r.run_dir + eval_name);
   ASSERT_TRUE(in.good()) << r.run_dir + eval_name;
   int64_t rows = 0, correct = 0;
   for (std::string line; std::getline(in, line);) {
     const auto j = nlohmann::json::parse(line);
     ++rows;
-    const std::string problem = j.at("problem"), answer = j.at("answer");
-    EXPECT_EQ(problem.rfind("Compute ", 0), 0u) << problem;
+    const std::string problem = j.at("prompt"), answer = j.at("gold");
+    EXPECT_EQ(problem.rfind("Question: Compute ", 0), 0u) << problem;
     EXPECT_EQ(j.at("correct").get<bool>(),
               math_reward(j.at("response").get<std::string>(), answer, cfg.reward.verify_options()) > 0)
         << problem;
@@ -346,8 +346,8 @@ TEST(Trainer, DynamicSamplingTrainsOnMixedGroupsOnly) {
   for (const bool ds : {false, true}) {
     const std::string dir = fresh_dir(ds ? "dapo_on" : "dapo_off");
     RunConfig cfg = small_config(dir);
-    cfg.algo.name = "grpo";
-    cfg.trainer.steps = 4;
+    cfg.algo.name = Algorithm::kGrpo;
+    cfg.trainer.optim.steps = 4;
     cfg.data.heldout_size = 8;
     cfg.algo.grpo.dynamic_sampling = ds;
     cfg.algo.grpo.dynamic_sampling_max_rounds = 3;
@@ -392,26 +392,26 @@ TEST(RunConfig, EveryKeyIsReadByTheCodeThatActsOnIt) {
   clear_config_reads();
   {
     RunConfig c = small_config(fresh_dir("keys_popo"));
-    c.trainer.steps = 2;
+    c.trainer.optim.steps = 2;
     c.data.heldout_size = 8;
     c.trainer.eval_every = 1;
     c.trainer.save_every = 1;
     c.trainer.eval_samples = 2;
-    c.algo.popo.momentum_law = "adaptive";
+    c.algo.popo.momentum_law = MomentumLaw::kAdaptive;
     c.algo.popo.kl_every = 1;
     ASSERT_EQ(run_training(c, quiet()).steps_done, 2);
   }
   {
     RunConfig c = small_config(fresh_dir("keys_grpo"));
-    c.algo.name = "grpo";
-    c.trainer.steps = 2;
+    c.algo.name = Algorithm::kGrpo;
+    c.trainer.optim.steps = 2;
     c.data.heldout_size = 8;
     c.algo.grpo.dynamic_sampling = true;
     c.algo.grpo.dynamic_sampling_max_rounds = 2;
     c.algo.grpo.overlong_buffer = 4;
     c.algo.grpo.overlong_filter = true;
     c.algo.grpo.kl_coef = 0.01;
-    c.algo.grpo.old_logp = "behaviour";
+    c.algo.grpo.old_logp = OldLogp::kBehaviour;
     ASSERT_EQ(run_training(c, quiet()).steps_done, 2);
   }
   const std::set<std::string> read = config_reads();
@@ -458,9 +458,9 @@ TEST_P(TrainerResume, TwoNStepsEqualNPlusResumePlusN) {
   const ResumeCase& rc = GetParam();
   const std::string dir = fresh_dir(std::string("resume_") + rc.name);
   RunConfig cfg = small_config(dir);
-  cfg.algo.name = rc.algo;
+  cfg.algo.name = parse_enum<Algorithm>(rc.algo, "algo.name");
   cfg.data.rl_subset = rc.rl_subset;
-  cfg.trainer.steps = 6;
+  cfg.trainer.optim.steps = 6;
   cfg.trainer.save_every = 2;
   cfg.algo.popo.kl_every = 2;
   torch::set_num_threads(1);

@@ -31,52 +31,18 @@
 #include "rl/momentum.h"
 #include "rl/predictor.h"
 #include "sampling/rollout_batch.h"
+#include "train/optim_config.h"
 
 namespace popo {
 
-// Section `optim`: AdamW and the learning-rate schedule.
-struct OptimConfig {
-  double lr = 1e-6;                   // peak learning rate
-  std::string lr_schedule = "cosine";  // cosine (to 0 after warmup) | constant (after warmup)
-  double warmup_ratio = 0.1;          // share of total_steps of linear warmup from 0; 0 disables
-  int64_t total_steps = 1;            // optimizer steps of the run (schedule length; >= 1)
-  double weight_decay = 0.01;         // AdamW decay on >= 2-D parameters; 0 disables
-  double adam_beta1 = 0.9;            // AdamW beta1
-  double adam_beta2 = 0.999;          // AdamW beta2
-  double adam_eps = 1e-8;             // AdamW epsilon
-  double grad_clip = 1.0;             // max global grad norm; 0 disables clipping (norm still logged)
-
-  template <class V>
-  void visit_fields(V& v) {
-    v("lr", lr, "peak learning rate of AdamW");
-    v("lr_schedule", lr_schedule, "after warmup: cosine (decay to 0) | constant");
-    v("warmup_ratio", warmup_ratio, "share of the steps with linear warmup from 0 (0.1; 0 off)");
-    v("total_steps", total_steps, "optimizer steps of the run (length of the schedule)");
-    v("weight_decay", weight_decay, "AdamW weight decay on matrices (0.01; 0 off)");
-    v("adam_beta1", adam_beta1, "AdamW beta1 (0.9)");
-    v("adam_beta2", adam_beta2, "AdamW beta2 (0.999)");
-    v("adam_eps", adam_eps, "AdamW epsilon (1e-8)");
-    v("grad_clip", grad_clip, "clip the global gradient norm to this (1.0; 0 off)");
-  }
-};
-
-// Section `learner`: how the update is computed.
+// What the learner reads beyond the algorithm and the optimizer: the trainer section's update
+// options as they were loaded, and three values of the run that other sections own.
 struct LearnerConfig {
-  int64_t micro_batch_size = 4;         // rollouts per forward/backward; the result does not depend on it
-  int64_t logprob_chunk_tokens = 2048;  // tokens per chunk of the LM head (memory: chunk x V fp32)
-  double temperature = 1.0;             // sampling temperature: log-probs of softmax(logits / T)
-  uint64_t seed = 0;                    // seed of POPO's target noise eps
-  int64_t response_budget = 0;          // sampling.max_new_tokens: the constant divisor of
-                                        // seq-mean-token-sum-norm when grpo.loss_agg_max_len = 0
-
-  template <class V>
-  void visit_fields(V& v) {
-    v("micro_batch_size", micro_batch_size, "rollouts per forward/backward (gradient accumulation)");
-    v("logprob_chunk_tokens", logprob_chunk_tokens, "tokens per chunk of the LM head log-softmax");
-    v("temperature", temperature, "sampling temperature the log-probs are taken at (1.0)");
-    v("seed", seed, "seed of the siamese target noise");
-    v("response_budget", response_budget, "response budget in tokens (Dr. GRPO's divisor)");
-  }
+  UpdateConfig update;          // trainer.micro_batch_size, trainer.logprob_chunk_tokens
+  double temperature = 1.0;     // sampling.temperature (1 when greedy): log-probs of softmax(logits / T)
+  int64_t response_budget = 0;  // sampling.max_new_tokens: the constant divisor of
+                                // seq-mean-token-sum-norm when grpo.loss_agg_max_len = 0
+  uint64_t seed = 0;            // seed of POPO's target noise eps (derived from trainer.seed)
 };
 
 struct LearnerStep {
@@ -87,9 +53,9 @@ struct LearnerStep {
 class Learner {
  public:
   // policy: trained network. predictor: h_phi (trained with the policy; may be nullptr unless
-  // the algorithm is popo with sim_coef > 0). siamese: POPO's momentum network (needed when
-  // needs_siamese(algo); start it as a copy of policy). reference: frozen network for the PG
-  // path's KL (needed when needs_reference(algo)). Validates algo with the batch group size at
+  // algo.needs_predictor()). siamese: POPO's momentum network (needed when algo.needs_siamese();
+  // start it as a copy of policy). reference: frozen network for the PG path's KL (needed when
+  // algo.needs_reference()). optim.steps is the schedule length. Validates algo with the batch group size at
   // each step; throws popo::Error when a needed network is missing.
   Learner(CausalLM policy, Predictor predictor, const AlgoConfig& algo, const OptimConfig& optim,
           const LearnerConfig& cfg, CausalLM siamese = nullptr, CausalLM reference = nullptr);
@@ -156,8 +122,7 @@ class Learner {
  private:
   // Returns the LM head weight (V, C) (the embedding matrix when tied).
   at::Tensor lm_head_weight(CausalLM& model) const;
-  // Returns the rows the policy forwards: all, or the positives only where the loss reads
-  // nothing else (POPO path with entropy_on=positives or entropy_coef = 0).
+  // Returns the indices of the rows the policy forwards (algo.forward_rows()).
   at::Tensor forward_rows(const at::Tensor& positive) const;
 
   CausalLM policy_, siamese_, reference_;

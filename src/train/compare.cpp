@@ -1,13 +1,14 @@
 // Method overrides, comparison table and curves.
-#include "rl/compare.h"
+#include "train/compare.h"
 
 #include <cstdio>
 #include <sstream>
 
+#include "core/config.h"
 #include "core/error.h"
 #include "core/io.h"
 #include "core/plot.h"
-#include "rl/train_plots.h"
+#include "train/train_plots.h"
 
 namespace popo {
 
@@ -79,8 +80,10 @@ std::string compare_table_markdown(const std::vector<CompareEntry>& entries) {
   md << "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|" << (grpo_update > 0 ? "---:|" : "") << "\n";
   for (const auto& e : entries) {
     const TrainResult& r = e.result;
-    md << "| " << e.method << " | " << e.config.algo.name
-       << (e.config.algo.name == "popo" ? " (entropy_on=" + e.config.algo.popo.entropy_on + ")" : "")
+    md << "| " << e.method << " | " << e.config.algo.name_text()
+       << (e.config.algo.traits().popo_terms
+               ? std::string(" (entropy_on=") + enum_name(e.config.algo.popo.entropy_on) + ")"
+               : std::string())
        << " | " << pct(r.base_heldout) << " | " << pct(r.final_heldout) << " | "
        << pct(r.best_heldout) << " | " << (r.pass_k > 1 ? pct(r.final_pass_at_k) : "-") << " | "
        << r.steps_done << " | " << num(r.wall_seconds, "%.0f") << " | "

@@ -1,5 +1,5 @@
 // Checkpoint write (temporary folder + rename, keep last K), discovery and restore.
-#include "rl/checkpoint.h"
+#include "train/checkpoint.h"
 
 #include <unistd.h>
 

@@ -13,6 +13,7 @@
 #include "data/arithmetic_task.h"
 #include "reward/reward_config.h"
 #include "rl/algo_config.h"
+#include "train/optim_config.h"
 
 namespace popo {
 
@@ -124,17 +125,24 @@ struct SamplingSection {
   }
 };
 
-// Section `trainer`.
+// The optimizer options of the demonstration (the trainer section's defaults).
+inline OptimConfig demo_optim_config() {
+  OptimConfig o;
+  o.steps = 250;
+  o.lr = 3e-4;
+  o.warmup_ratio = 0.05;
+  o.schedule = LrSchedule::kConstant;
+  return o;
+}
+
+// Section `trainer`. It embeds the optimizer's and the update's structs (optim_config.h): their
+// fields are keys of this section (trainer.lr, trainer.micro_batch_size), and the learner reads
+// the structs as loaded.
 struct TrainerSection {
-  int64_t steps = 250;                 // optimizer steps (one rollout batch each)
+  OptimConfig optim = demo_optim_config();  // steps, lr, warmup_ratio, schedule, weight_decay, adam_*, grad_clip
+  UpdateConfig update = {64, 2048};    // micro_batch_size (prompts*G must be a multiple), logprob_chunk_tokens
   int64_t prompts_per_step = 64;       // prompts sampled per step
   int64_t group_size = 8;              // G rollouts per prompt
-  int64_t micro_batch_size = 64;       // rollouts per forward/backward (prompts*G must be a multiple)
-  double lr = 3e-4;                    // peak AdamW learning rate
-  double warmup_ratio = 0.05;          // share of steps with linear warmup (0 = none)
-  std::string schedule = "constant";   // cosine | constant (after warmup)
-  double weight_decay = 0.01;          // AdamW decoupled weight decay (0 = off)
-  double grad_clip = 1.0;              // max global grad norm (0 = off)
   int64_t max_nonfinite_in_a_row = 3;  // skipped non-finite steps in a row before the run fails
   int64_t eval_every = 50;             // held-out greedy eval every N steps (0 = only at start and end)
   int64_t eval_samples = 1;            // samples per held-out problem for pass@k at the final eval (1 = greedy only)
@@ -145,15 +153,10 @@ struct TrainerSection {
 
   template <class V>
   void visit_fields(V& v) {
-    v("steps", steps, "optimizer steps (one rollout batch each)");
+    optim.visit_fields(v);
     v("prompts_per_step", prompts_per_step, "prompts sampled per step");
     v("group_size", group_size, "G, rollouts per prompt");
-    v("micro_batch_size", micro_batch_size, "rollouts per forward/backward");
-    v("lr", lr, "peak learning rate (AdamW)");
-    v("warmup_ratio", warmup_ratio, "share of steps with linear warmup (0 = none)");
-    v("schedule", schedule, "learning-rate schedule after warmup: cosine | constant");
-    v("weight_decay", weight_decay, "AdamW weight decay (0 = off)");
-    v("grad_clip", grad_clip, "max global gradient norm (0 = off)");
+    update.visit_fields(v);
     v("max_nonfinite_in_a_row", max_nonfinite_in_a_row, "non-finite steps skipped in a row before failing");
     v("eval_every", eval_every, "held-out eval every N steps (0 = start and end only)");
     v("eval_samples", eval_samples, "samples per held-out problem for pass@k at the final eval (1 = off)");
@@ -184,7 +187,7 @@ struct RunSection {
 // popo.entropy_on=positives.
 inline AlgoConfig demo_algo_config() {
   AlgoConfig a;
-  a.popo.entropy_on = "positives";
+  a.popo.entropy_on = EntropyScope::kPositives;
   return a;
 }
 

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "rl/train_config.h"
+#include "train/train_config.h"
 
 namespace popo {
 

@@ -1,6 +1,6 @@
 // Built-in base model: BPE tokenizer on the task corpus + tiny Qwen2 + supervised warm start.
 // Legend: B sequences per step, T padded length, V vocabulary.
-#include "rl/warm_start.h"
+#include "train/warm_start.h"
 
 #include <unistd.h>
 

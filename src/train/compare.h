@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
-#include "rl/train_config.h"
-#include "rl/trainer.h"
+#include "train/train_config.h"
+#include "train/trainer.h"
 
 namespace popo {
 

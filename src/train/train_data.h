@@ -9,12 +9,19 @@
 #include <string>
 #include <vector>
 
-#include "rl/heldout_eval.h"
-#include "rl/train_config.h"
-#include "rl/warm_start.h"
+#include "train/train_config.h"
+#include "train/warm_start.h"
 #include "tokenizer/tokenizer.h"
 
 namespace popo {
+
+// One problem ready for the model.
+struct PromptedProblem {
+  std::string id;
+  std::string problem;              // raw problem text
+  std::string answer;               // gold answer
+  std::vector<int32_t> prompt_ids;  // templated and tokenised prompt
+};
 
 // Problems as text, before tokenisation (the built-in tokenizer is trained on them).
 struct ProblemSets {

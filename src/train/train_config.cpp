@@ -1,5 +1,5 @@
 // RunConfig defaults and validation (every check before any work starts).
-#include "rl/train_config.h"
+#include "train/train_config.h"
 
 #include <algorithm>
 #include <filesystem>
@@ -52,9 +52,8 @@ void validate_run_config(const RunConfig& cfg) {
   const TrainerSection& t = cfg.trainer;
   (void)cfg.reward.verify_options();  // reward.extraction: math_verify | boxed
   // Algorithm first: its errors are the most common typo.
-  const std::string& algo = cfg.algo.name;
-  POPO_CHECK(!((algo == "grpo" || algo == "rloo") && t.group_size < 2), "config: trainer.group_size = ",
-             t.group_size, " but algo.name=", algo, " compares the rollouts of a prompt with each "
+  POPO_CHECK(!(cfg.algo.traits().compares_group && t.group_size < 2), "config: trainer.group_size = ",
+             t.group_size, " but algo.name=", cfg.algo.name_text(), " compares the rollouts of a prompt with each "
              "other and needs trainer.group_size >= 2");
   validate(cfg.algo, t.group_size);
 
@@ -151,22 +150,27 @@ void validate_run_config(const RunConfig& cfg) {
              ") must be <= sampling.max_new_tokens (", cfg.sampling.max_new_tokens, ")");
 
   // Trainer.
-  check_positive(t.steps, "trainer.steps");
+  check_positive(t.optim.steps, "trainer.steps");
   check_positive(t.prompts_per_step, "trainer.prompts_per_step");
   check_positive(t.group_size, "trainer.group_size");
-  check_positive(t.micro_batch_size, "trainer.micro_batch_size");
+  check_positive(t.update.micro_batch_size, "trainer.micro_batch_size");
+  check_positive(t.update.logprob_chunk_tokens, "trainer.logprob_chunk_tokens");
   const int64_t rollouts = t.prompts_per_step * t.group_size;
-  POPO_CHECK(rollouts % t.micro_batch_size == 0, "config: trainer.prompts_per_step * "
+  POPO_CHECK(rollouts % t.update.micro_batch_size == 0, "config: trainer.prompts_per_step * "
              "trainer.group_size = ", t.prompts_per_step, " * ", t.group_size, " = ", rollouts,
-             " rollouts is not divisible by trainer.micro_batch_size = ", t.micro_batch_size,
+             " rollouts is not divisible by trainer.micro_batch_size = ", t.update.micro_batch_size,
              " (hint: pick a micro batch that divides ", rollouts, ")");
-  POPO_CHECK(t.lr > 0, "config: trainer.lr must be > 0, got ", t.lr);
-  POPO_CHECK(t.warmup_ratio >= 0 && t.warmup_ratio < 1,
-             "config: trainer.warmup_ratio must be in [0, 1), got ", t.warmup_ratio);
-  POPO_CHECK(t.schedule == "cosine" || t.schedule == "constant", "config: trainer.schedule '",
-             t.schedule, "' unknown; expected cosine | constant");
-  POPO_CHECK(t.weight_decay >= 0, "config: trainer.weight_decay must be >= 0, got ", t.weight_decay);
-  POPO_CHECK(t.grad_clip >= 0, "config: trainer.grad_clip must be >= 0 (0 = off), got ", t.grad_clip);
+  const OptimConfig& o = t.optim;
+  POPO_CHECK(o.lr > 0, "config: trainer.lr must be > 0, got ", o.lr);
+  POPO_CHECK(o.warmup_ratio >= 0 && o.warmup_ratio < 1,
+             "config: trainer.warmup_ratio must be in [0, 1), got ", o.warmup_ratio);
+  POPO_CHECK(o.weight_decay >= 0, "config: trainer.weight_decay must be >= 0, got ", o.weight_decay);
+  POPO_CHECK(o.adam_beta1 >= 0 && o.adam_beta1 < 1, "config: trainer.adam_beta1 must be in [0, 1), got ",
+             o.adam_beta1);
+  POPO_CHECK(o.adam_beta2 >= 0 && o.adam_beta2 < 1, "config: trainer.adam_beta2 must be in [0, 1), got ",
+             o.adam_beta2);
+  POPO_CHECK(o.adam_eps > 0, "config: trainer.adam_eps must be > 0, got ", o.adam_eps);
+  POPO_CHECK(o.grad_clip >= 0, "config: trainer.grad_clip must be >= 0 (0 = off), got ", o.grad_clip);
   check_positive(t.max_nonfinite_in_a_row, "trainer.max_nonfinite_in_a_row");
   POPO_CHECK(t.eval_every >= 0, "config: trainer.eval_every must be >= 0, got ", t.eval_every);
   check_positive(t.eval_samples, "trainer.eval_samples");

@@ -2,7 +2,7 @@
 // f_theta / f_xi are the mean of the final hidden states (after the final norm) at the positions
 // of the response tokens; log-probs of response token t come from the hidden state one position
 // earlier (the usual shift).
-#include "rl/learner.h"
+#include "train/learner.h"
 
 #include <torch/torch.h>
 #include <ATen/CPUGeneratorImpl.h>
@@ -79,23 +79,24 @@ Learner::Learner(CausalLM policy, Predictor predictor, const AlgoConfig& algo,
       algo_(algo),
       optim_(optim),
       cfg_(cfg),
-      momentum_(algo.popo, std::max<int64_t>(optim.total_steps, 1)) {
+      momentum_(algo.popo, std::max<int64_t>(optim.steps, 1)) {
   POPO_CHECK(!policy_.is_empty(), "Learner: no policy network");
-  POPO_CHECK(!needs_siamese(algo_) || !siamese_.is_empty(), "Learner: algo.name=", algo_.name,
-             " (sim_coef ", algo_.popo.sim_coef, ", kl_every ", algo_.popo.kl_every,
-             ", momentum_law ", algo_.popo.momentum_law, ") needs a siamese network");
-  POPO_CHECK(!needs_reference(algo_) || !reference_.is_empty(), "Learner: grpo.kl_coef = ",
+  POPO_CHECK(!algo_.needs_siamese() || !siamese_.is_empty(), "Learner: algo.name=",
+             algo_.name_text(), " (sim_coef ", algo_.popo.sim_coef, ", kl_every ",
+             algo_.popo.kl_every, ", momentum_law ", enum_name(algo_.popo.momentum_law),
+             ") needs a siamese network");
+  POPO_CHECK(!algo_.needs_reference() || !reference_.is_empty(), "Learner: grpo.kl_coef = ",
              algo_.grpo.kl_coef, " > 0 needs a reference network");
-  POPO_CHECK(!(algo_.name == "popo" && algo_.popo.sim_coef > 0) || !predictor_.is_empty(),
+  POPO_CHECK(!algo_.needs_predictor() || !predictor_.is_empty(),
              "Learner: popo.sim_coef > 0 needs a predictor");
-  POPO_CHECK(cfg_.micro_batch_size >= 1, "config: trainer.micro_batch_size must be >= 1, got ",
-             cfg_.micro_batch_size);
-  POPO_CHECK(optim_.lr_schedule == "cosine" || optim_.lr_schedule == "constant",
-             "config: trainer.schedule must be cosine | constant, got '", optim_.lr_schedule, "'");
+  POPO_CHECK(cfg_.update.micro_batch_size >= 1, "config: trainer.micro_batch_size must be >= 1, got ",
+             cfg_.update.micro_batch_size);
+  POPO_CHECK(cfg_.update.logprob_chunk_tokens >= 1,
+             "config: trainer.logprob_chunk_tokens must be >= 1, got ",
+             cfg_.update.logprob_chunk_tokens);
   POPO_CHECK(optim_.warmup_ratio >= 0 && optim_.warmup_ratio <= 1,
              "config: trainer.warmup_ratio must be in [0, 1], got ", optim_.warmup_ratio);
-  POPO_CHECK(optim_.total_steps >= 1, "config: trainer.steps must be >= 1, got ",
-             optim_.total_steps);
+  POPO_CHECK(optim_.steps >= 1, "config: trainer.steps must be >= 1, got ", optim_.steps);
   if (!siamese_.is_empty()) siamese_->eval();
   if (!reference_.is_empty()) reference_->eval();
 
@@ -113,7 +114,7 @@ Learner::Learner(CausalLM policy, Predictor predictor, const AlgoConfig& algo,
   // fp32 masters of a bf16/fp16 siamese: the EMA step (1 - tau) (theta - xi) is far below
   // half an ulp of a bf16 weight and would round away (fixture case C).
   // popo.momentum = 1 with the fixed law freezes xi: no update, no masters needed.
-  const bool frozen_siamese = algo_.popo.momentum_law == "fixed" && algo_.popo.momentum >= 1.0;
+  const bool frozen_siamese = algo_.popo.momentum_law == MomentumLaw::kFixed && algo_.popo.momentum >= 1.0;
   if (!siamese_.is_empty() && !frozen_siamese) {
     for (const torch::Tensor& p : siamese_->parameters()) {
       if (p.scalar_type() != torch::kBFloat16 && p.scalar_type() != torch::kHalf) continue;
@@ -173,10 +174,10 @@ std::vector<torch::Tensor> Learner::mastered_parameters() const {
 }
 
 double Learner::lr_at(int64_t k) const {
-  const int64_t total = optim_.total_steps;
+  const int64_t total = optim_.steps;
   const int64_t warmup = static_cast<int64_t>(std::ceil(optim_.warmup_ratio * double(total)));
   if (k < warmup) return optim_.lr * double(k) / double(std::max<int64_t>(warmup, 1));
-  if (optim_.lr_schedule == "constant") return optim_.lr;
+  if (optim_.schedule == LrSchedule::kConstant) return optim_.lr;
   const double progress =
       std::min(1.0, double(k - warmup) / double(std::max<int64_t>(total - warmup, 1)));
   return optim_.lr * 0.5 * (1.0 + std::cos(M_PI * progress));
@@ -188,9 +189,7 @@ torch::Tensor Learner::lm_head_weight(CausalLM& model) const {
 }
 
 torch::Tensor Learner::forward_rows(const torch::Tensor& positive) const {
-  const bool popo_path = uses_popo_path(algo_.name);
-  const bool entropy_active = algo_.name == "popo" && algo_.popo.entropy_coef > 0;
-  if (popo_path && (!entropy_active || algo_.popo.entropy_on == "positives"))
+  if (algo_.forward_rows() == ForwardRows::kPositives)
     return torch::nonzero(positive).reshape({-1});                  // (n_pos)
   return torch::arange(positive.size(0), torch::kLong);             // (N)
 }
@@ -200,17 +199,17 @@ torch::Tensor Learner::coefficients(const RolloutBatch& batch, const torch::Tens
   const int64_t n = rewards.size(0);
   torch::Tensor r = rewards.detach().to(torch::kCPU, torch::kFloat);  // (N)
   torch::Tensor seq_logp = torch::zeros({n});                         // (N) l(a), 0 on negatives
-  if (algo_.name == "popo" && algo_.popo.weights == "softmax") {
+  if (algo_.traits().coef == Coefficient::kPopoWeights && algo_.popo.weights == PopoWeights::kSoftmax) {
     torch::NoGradGuard no_grad;
     torch::Tensor pos_idx = torch::nonzero(r > 0).reshape({-1});  // (n_pos)
     const int64_t prompt_len = batch.prompt_ids.size(1), resp_len = batch.response_ids.size(1);
-    for (int64_t s = 0; s < pos_idx.size(0); s += cfg_.micro_batch_size) {
-      torch::Tensor idx = pos_idx.narrow(0, s, std::min(cfg_.micro_batch_size, pos_idx.size(0) - s));
+    for (int64_t s = 0; s < pos_idx.size(0); s += cfg_.update.micro_batch_size) {
+      torch::Tensor idx = pos_idx.narrow(0, s, std::min(cfg_.update.micro_batch_size, pos_idx.size(0) - s));
       Rows rows = gather_rows(batch, idx, policy_->device());
       torch::Tensor hidden = policy_->forward_hidden(rows.ids, rows.attention);  // (m, P+R, C)
       TokenStats st = token_logprobs(predicting_hidden(hidden, prompt_len, resp_len),
                                      lm_head_weight(policy_), rows.targets, cfg_.temperature,
-                                     /*with_entropy=*/false, cfg_.logprob_chunk_tokens);
+                                     /*with_entropy=*/false, cfg_.update.logprob_chunk_tokens);
       seq_logp.index_copy_(0, idx, sequence_mean_logp(st.logp, rows.mask).to(torch::kCPU));
     }
   }
@@ -226,13 +225,12 @@ std::map<std::string, double> Learner::accumulate_gradients(const RolloutBatch& 
   const int64_t n = rewards.size(0);
   const int64_t prompt_len = batch.prompt_ids.size(1), resp_len = batch.response_ids.size(1);
   const int64_t feat_dim = policy_->config().hidden_size;
-  const bool popo_path = uses_popo_path(algo_.name);
-  const bool is_popo = algo_.name == "popo";
-  const bool use_sim = is_popo && algo_.popo.sim_coef > 0;
-  const bool kl_step = is_popo && !siamese_.is_empty() && algo_.popo.kl_every > 0 &&
-                       steps_ % algo_.popo.kl_every == 0;
-  const bool use_ref = !popo_path && algo_.grpo.kl_coef > 0;
-  const bool behaviour_old = !popo_path && algo_.grpo.old_logp == "behaviour";
+  const bool popo_path = algo_.positive_path();
+  const bool use_sim = algo_.uses_similarity();
+  const bool kl_step = algo_.traits().popo_terms && !siamese_.is_empty() &&
+                       algo_.popo.kl_every > 0 && steps_ % algo_.popo.kl_every == 0;
+  const bool use_ref = algo_.needs_reference();
+  const bool behaviour_old = !popo_path && algo_.grpo.old_logp == OldLogp::kBehaviour;
   note_config_read({"algo.name", "popo.kl_every"});
   if (use_sim) note_config_read("popo.noise_std");
   if (!popo_path) note_config_read({"grpo.old_logp", "grpo.kl_coef", "grpo.loss_agg_max_len"});
@@ -251,14 +249,14 @@ std::map<std::string, double> Learner::accumulate_gradients(const RolloutBatch& 
   norm.num_pos_tokens = mask_cpu.index({positive_cpu}).sum().item<double>();
   norm.num_pos_seqs = positive_cpu.sum().item<double>();
   norm.sum_pos_weight = coef_cpu.index({positive_cpu}).sum().item<double>();
-  norm.num_ent_tokens = (algo_.popo.entropy_on == "positives" || rows_all.size(0) < n)
+  norm.num_ent_tokens = (algo_.popo.entropy_on == EntropyScope::kPositives || rows_all.size(0) < n)
                             ? norm.num_pos_tokens
                             : norm.num_tokens;
   // Dr. GRPO's divisor is a constant of the run: grpo.loss_agg_max_len, else the response
   // budget sampling.max_new_tokens (never the longest response of the step).
   norm.max_len = double(algo_.grpo.loss_agg_max_len > 0 ? algo_.grpo.loss_agg_max_len
                                                           : cfg_.response_budget);
-  POPO_CHECK(popo_path || algo_.grpo.loss_agg != "seq-mean-token-sum-norm" || norm.max_len > 0,
+  POPO_CHECK(popo_path || algo_.grpo.loss_agg != LossAgg::kSeqMeanTokenSumNorm || norm.max_len > 0,
              "Learner: grpo.loss_agg=seq-mean-token-sum-norm needs grpo.loss_agg_max_len > 0 or "
              "the response budget sampling.max_new_tokens, got neither");
   if (reduce_normalizers) reduce_normalizers(norm);
@@ -288,8 +286,8 @@ std::map<std::string, double> Learner::accumulate_gradients(const RolloutBatch& 
   std::map<std::string, double> metrics;
   double kl_sum = 0, kl_tokens = 0;
   const torch::Tensor w_head = lm_head_weight(policy_);
-  for (int64_t s = 0; s < rows_all.size(0); s += cfg_.micro_batch_size) {
-    torch::Tensor idx = rows_all.narrow(0, s, std::min(cfg_.micro_batch_size, rows_all.size(0) - s));
+  for (int64_t s = 0; s < rows_all.size(0); s += cfg_.update.micro_batch_size) {
+    torch::Tensor idx = rows_all.narrow(0, s, std::min(cfg_.update.micro_batch_size, rows_all.size(0) - s));
     Rows rows = gather_rows(batch, idx, dev);
     torch::Tensor pos = positive_cpu.index_select(0, idx);                  // (m) bool
     torch::Tensor pos_local = torch::nonzero(pos).reshape({-1});             // (m_pos)
@@ -298,7 +296,7 @@ std::map<std::string, double> Learner::accumulate_gradients(const RolloutBatch& 
     torch::Tensor hidden = policy_->forward_hidden(rows.ids, rows.attention);  // (m, P+R, C)
     TokenStats st = token_logprobs(predicting_hidden(hidden, prompt_len, resp_len), w_head,
                                    rows.targets, cfg_.temperature, /*with_entropy=*/true,
-                                   cfg_.logprob_chunk_tokens);  // (m, R) each
+                                   cfg_.update.logprob_chunk_tokens);  // (m, R) each
 
     LossInputs in;
     in.logp = st.logp;
@@ -326,7 +324,7 @@ std::map<std::string, double> Learner::accumulate_gradients(const RolloutBatch& 
         if (kl_step) {
           TokenStats sx = token_logprobs(predicting_hidden(h_xi, prompt_len, resp_len),
                                          lm_head_weight(siamese_), rows.targets, cfg_.temperature,
-                                         /*with_entropy=*/false, cfg_.logprob_chunk_tokens);
+                                         /*with_entropy=*/false, cfg_.update.logprob_chunk_tokens);
           // k3 of KL(pi_theta || pi_xi) on tokens sampled from (approximately) pi_theta.
           torch::Tensor k3 = k3_per_token(st.logp.detach(), sx.logp) * rows.mask;  // (m, R)
           kl_sum += k3.sum().item<double>();
@@ -346,7 +344,7 @@ std::map<std::string, double> Learner::accumulate_gradients(const RolloutBatch& 
       torch::Tensor h_ref = reference_->forward_hidden(rows.ids, rows.attention);
       in.logp_ref = token_logprobs(predicting_hidden(h_ref, prompt_len, resp_len),
                                    lm_head_weight(reference_), rows.targets, cfg_.temperature,
-                                   /*with_entropy=*/false, cfg_.logprob_chunk_tokens).logp;
+                                   /*with_entropy=*/false, cfg_.update.logprob_chunk_tokens).logp;
     }
 
     LossResult loss = compute_loss(algo_, in, norm);
@@ -423,7 +421,7 @@ LearnerStep Learner::step(const RolloutBatch& batch, const torch::Tensor& reward
   // Siamese momentum update xi <- tau xi + (1 - tau) theta after every optimizer step. theta is
   // the policy's optimizer tensors (its fp32 masters under mixed precision, not their roundings);
   // a bf16/fp16 siamese updates its fp32 masters and takes their roundings.
-  if (algo_.name == "popo" && !siamese_.is_empty()) {
+  if (algo_.traits().popo_terms && !siamese_.is_empty()) {
     // The adaptive law skips step 0: xi_0 = theta_0, so KL(pi_theta || pi_xi) is 0 there by
     // construction and carries no information.
     if (steps_ > 0 && out.metrics.count("popo/kl_to_siamese"))

@@ -1,5 +1,5 @@
 // Training plots from metrics.jsonl.
-#include "rl/train_plots.h"
+#include "train/train_plots.h"
 
 #include <nlohmann/json.hpp>
 

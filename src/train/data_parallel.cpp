@@ -1,5 +1,5 @@
 // Data-parallel glue between the trainer / learner and the process group (src/dist).
-#include "rl/data_parallel.h"
+#include "train/data_parallel.h"
 
 #include <torch/torch.h>
 
@@ -8,7 +8,7 @@
 #include <map>
 
 #include "core/error.h"
-#include "rl/learner.h"
+#include "train/learner.h"
 
 namespace popo {
 namespace {

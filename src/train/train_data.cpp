@@ -1,5 +1,5 @@
 // Problem sets of a run (arithmetic task, JSONL, benchmarks) and the epoch-shuffled data cursor.
-#include "rl/train_data.h"
+#include "train/train_data.h"
 
 #include <algorithm>
 
