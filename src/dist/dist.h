@@ -73,38 +73,8 @@ class Dist {
                             double bucket_mb = 25.0);
 
  private:
-  friend class OverlappedGradReducer;
   explicit Dist(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
-};
-
-// Gradient all-reduce overlapped with backward (DDP's scheme): autograd hooks on the parameters
-// copy each incoming gradient into a flat bucket (buckets in reverse parameter order) and launch
-// the bucket's all-reduce asynchronously once all its parameters have gradients; buckets are
-// launched in the same order on every rank. Use: arm() before the backward whose gradients are
-// to be reduced (the last micro-batch), backward(), then finish(). Micro-batches before it
-// accumulate into .grad locally as usual (the hooks add the accumulated .grad into the bucket).
-// finish() must be called on every rank after an armed backward, even for unused parameters.
-class OverlappedGradReducer {
- public:
-  OverlappedGradReducer(std::shared_ptr<Dist> dist, std::vector<at::Tensor> params, bool average,
-                        double bucket_mb = 25.0);
-  ~OverlappedGradReducer();
-  OverlappedGradReducer(const OverlappedGradReducer&) = delete;
-  OverlappedGradReducer& operator=(const OverlappedGradReducer&) = delete;
-
-  // Arms the hooks for the next backward pass. Throws popo::Error if already armed.
-  void arm();
-  // Waits for all buckets (launching those whose parameters got no gradient, with zeros for
-  // them) and writes the reduced gradients into .grad. Throws popo::Error if not armed.
-  void finish();
-  // Returns the number of buckets launched from inside backward during the last armed pass
-  // (the rest were launched by finish()); for tests and logs.
-  int launched_during_backward() const;
-
- private:
-  struct State;
-  std::shared_ptr<State> state_;
 };
 
 }  // namespace popo

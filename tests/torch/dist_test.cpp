@@ -283,28 +283,16 @@ TEST(DistChild, GradientsMatchFullBatch) {
   dist->all_reduce_gradients(m->parameters(), /*average=*/true, /*bucket_mb=*/1e-4);
   expect_close(grads_of(m), want);
 
-  // (b) overlapped with backward: 2 local micro-batches, the first accumulated locally, the second
-  // armed; losses scaled by the global element count and summed (average=false).
+  // (b) 2 local micro-batches accumulated into .grad, losses scaled by the global element
+  // count, then summed over ranks (average=false): the learner's scheme.
   auto o = make_mlp();
-  OverlappedGradReducer reducer(dist, o->parameters(), /*average=*/false, /*bucket_mb=*/1e-4);
   const double global_elems = 8 * 3;
   for (int micro = 0; micro < 2; ++micro) {
-    if (micro == 1) reducer.arm();
     auto xs = x.narrow(0, 4 * rank + 2 * micro, 2), ys = y.narrow(0, 4 * rank + 2 * micro, 2);
     (torch::mse_loss(o->forward(xs), ys, torch::Reduction::Sum) / global_elems).backward();
   }
-  reducer.finish();
+  dist->all_reduce_gradients(o->parameters(), /*average=*/false, /*bucket_mb=*/1e-4);
   expect_close(grads_of(o), want);
-  EXPECT_GT(reducer.launched_during_backward(), 0);
-
-  // (c) the reducer is reusable for the next step.
-  for (auto& p : o->parameters()) p.mutable_grad() = at::Tensor();
-  reducer.arm();
-  torch::mse_loss(o->forward(x.narrow(0, 4 * rank, 4)), y.narrow(0, 4 * rank, 4)).backward();
-  reducer.finish();
-  auto summed = grads_of(o);
-  for (auto& g : summed) g.div_(2);  // sum of two local means / 2 = full-batch mean
-  expect_close(summed, want);
 }
 
 TEST(Dist, TwoRanksGradientsMatchFullBatch) {
@@ -341,28 +329,18 @@ TEST(DistChild, RankWithoutGradientForAParameter) {
     want.push_back(p.grad().clone());
     p.mutable_grad() = at::Tensor();
   }
-  for (bool overlapped : {false, true}) {
-    SCOPED_TRACE(overlapped ? "overlapped" : "all_reduce_gradients");
-    for (auto& p : params()) p.mutable_grad() = at::Tensor();
-    if (overlapped) {
-      OverlappedGradReducer reducer(dist, params(), /*average=*/false, /*bucket_mb=*/1e-5);
-      reducer.arm();
-      loss_of(rank).backward();
-      reducer.finish();
-    } else {
-      loss_of(rank).backward();
-      if (rank == 1) {
-        EXPECT_FALSE(head_b->weight.grad().defined());
-      }
-      dist->all_reduce_gradients(params(), /*average=*/false, /*bucket_mb=*/1e-5);
-    }
-    std::vector<at::Tensor> got;
-    for (auto& p : params()) {
-      ASSERT_TRUE(p.grad().defined());
-      got.push_back(p.grad());
-    }
-    expect_close(got, want);
+  for (auto& p : params()) p.mutable_grad() = at::Tensor();
+  loss_of(rank).backward();
+  if (rank == 1) {
+    EXPECT_FALSE(head_b->weight.grad().defined());
   }
+  dist->all_reduce_gradients(params(), /*average=*/false, /*bucket_mb=*/1e-5);
+  std::vector<at::Tensor> got;
+  for (auto& p : params()) {
+    ASSERT_TRUE(p.grad().defined());
+    got.push_back(p.grad());
+  }
+  expect_close(got, want);
 }
 
 TEST(Dist, TwoRanksRankWithoutGradientForAParameter) {
