@@ -4,7 +4,7 @@
 # PREFIX/bin/popo, PREFIX/share/popo/{data,configs}, PREFIX/share/doc/popo).
 # Usage: scripts/setup.sh [PREFIX]    PREFIX defaults to /usr/local; as root, or with sudo
 #                                     available (a PREFIX you can write needs neither)
-# Uninstall: xargs rm -f < build/install_manifest.txt
+# Uninstall: xargs rm -f < build/installed-files.txt
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PREFIX="${1:-/usr/local}"
@@ -42,7 +42,10 @@ mkdir -p "$PREFIX" 2>/dev/null || true
 if [ ! -w "$PREFIX" ]; then INSTALL_SUDO="$SUDO"; fi
 if [ -L "$PREFIX/bin/popo" ]; then $INSTALL_SUDO rm -f "$PREFIX/bin/popo"; fi
 $INSTALL_SUDO cmake --install build --prefix "$PREFIX" > build/install.log
-echo "setup: installed $PREFIX/bin/popo and $PREFIX/share/popo (list: build/install_manifest.txt)"
+# cmake --install rewrites build/install_manifest.txt each time (the tests install too): keep
+# this one's list.
+cp build/install_manifest.txt build/installed-files.txt
+echo "setup: installed $PREFIX/bin/popo and $PREFIX/share/popo (list: build/installed-files.txt)"
 if [ "$(command -v popo)" = "$PREFIX/bin/popo" ]; then
   echo "setup: done; run 'popo train'"
 else
