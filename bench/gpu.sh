@@ -11,7 +11,7 @@
 # Every step has a time limit inside a 9-minute budget (POPO_GPU_BUDGET_S); what ran is reported.
 # Writes under $OUT (the device tool returns it) or build-gpu-out/: report.md, results.jsonl,
 # gpu.log, tests.log.
-# Usage: bench/gpu.sh            on a CUDA machine (carry .deps/debs and .deps/fixtures)
+# Usage: bench/gpu.sh            on a CUDA machine (carry .deps/debs)
 #        bench/gpu.sh --smoke    CPU plumbing check: tiny shapes, an existing CPU build dir
 #                                ($BUILD, default build), HF columns skipped without transformers
 set -uo pipefail
@@ -86,8 +86,7 @@ else
   # shellcheck disable=SC1091
   [ -f .deps/env.sh ] && source .deps/env.sh
 fi
-# The GPU machine gets the repository only: fixtures copied by scripts/fetch-cuda-deps.sh.
-[ -d .deps/fixtures/hf-reference ] && export POPO_FIXTURES_DIR="$PWD/.deps/fixtures"
+# The fixtures travel with the repository (tests/fixtures), found from the test program.
 
 # ---- parity tests (the CUDA instances skip on CPU) -------------------------------------------
 FILTER='*DeviceParity.*:*CheckpointedModel.*:GradCheckpoint.*:MemoryStats.*:*HfReference.*'

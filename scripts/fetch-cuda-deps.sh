@@ -11,13 +11,6 @@ mkdir -p .deps/debs
 EXCLUDE="$(git rev-parse --git-common-dir)/info/exclude"
 mkdir -p "$(dirname "$EXCLUDE")"
 grep -qxF '/.deps/' "$EXCLUDE" 2>/dev/null || echo '/.deps/' >> "$EXCLUDE"
-# The GPU machine gets the repository only, not ../shared: copy the HF reference fixtures
-# (2.7 MB) that the CUDA parity tests read; bench/gpu.sh points POPO_FIXTURES_DIR at them.
-if [ -d ../shared/fixtures/hf-reference ]; then
-  mkdir -p .deps/fixtures
-  rm -rf .deps/fixtures/hf-reference
-  cp -r ../shared/fixtures/hf-reference .deps/fixtures/
-fi
 PKGS=(nlohmann-json3-dev libyaml-cpp-dev libyaml-cpp0.7 libcli11-dev libpcre2-dev libpcre2-8-0
       libutf8proc-dev libutf8proc2 libginac-dev libginac11 libcln-dev libcln6 libgmp-dev libgmp10
       libgtest-dev
@@ -26,4 +19,4 @@ PKGS=(nlohmann-json3-dev libyaml-cpp-dev libyaml-cpp0.7 libcli11-dev libpcre2-de
 cd .deps/debs
 apt-get download "${PKGS[@]}"
 ls -1
-echo "fetch-cuda-deps: carry .deps/debs and .deps/fixtures to the GPU machine (about 10 MB)"
+echo "fetch-cuda-deps: carry .deps/debs to the GPU machine (the fixtures are in tests/fixtures)"

@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# One-command set-up on Debian 12: installs the packages popo builds against (apt-get), then
-# configures and builds in Release into build/, and links /usr/local/bin/popo to the program.
-# Usage: scripts/setup.sh            (as root, or with sudo available)
+# One-command set-up on Debian 12: installs the packages popo builds against (apt-get),
+# configures and builds in Release into build/, then installs popo into PREFIX (cmake --install:
+# PREFIX/bin/popo, PREFIX/share/popo/{data,configs}, PREFIX/share/doc/popo).
+# Usage: scripts/setup.sh [PREFIX]    PREFIX defaults to /usr/local; as root, or with sudo
+#                                     available (a PREFIX you can write needs neither)
+# Uninstall: xargs rm -f < build/installed-files.txt
 set -euo pipefail
 cd "$(dirname "$0")/.."
+PREFIX="${1:-/usr/local}"
 
 PACKAGES=(
   build-essential cmake ninja-build pkg-config git ccache
@@ -31,9 +35,19 @@ BUILD_TYPE="${POPO_BUILD_TYPE:-Release}"
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE="$BUILD_TYPE" $POPO_LAUNCHER ${POPO_CMAKE_ARGS:-}
 cmake --build build -j "${POPO_JOBS:-$(nproc)}"
 
-if [ -w /usr/local/bin ]; then
-  ln -sf "$PWD/build/popo" /usr/local/bin/popo
-  echo "setup: done; run 'popo train' (linked /usr/local/bin/popo -> build/popo)"
+# Earlier set-ups linked PREFIX/bin/popo to build/popo: installing through that link would leave
+# it in place, so it goes first.
+INSTALL_SUDO=""
+mkdir -p "$PREFIX" 2>/dev/null || true
+if [ ! -w "$PREFIX" ]; then INSTALL_SUDO="$SUDO"; fi
+if [ -L "$PREFIX/bin/popo" ]; then $INSTALL_SUDO rm -f "$PREFIX/bin/popo"; fi
+$INSTALL_SUDO cmake --install build --prefix "$PREFIX" > build/install.log
+# cmake --install rewrites build/install_manifest.txt each time (the tests install too): keep
+# this one's list.
+cp build/install_manifest.txt build/installed-files.txt
+echo "setup: installed $PREFIX/bin/popo and $PREFIX/share/popo (list: build/installed-files.txt)"
+if [ "$(command -v popo)" = "$PREFIX/bin/popo" ]; then
+  echo "setup: done; run 'popo train'"
 else
-  echo "setup: done; run './build/popo train'"
+  echo "setup: done; $PREFIX/bin is not first on PATH: run '$PREFIX/bin/popo train'"
 fi

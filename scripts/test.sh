@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test, in two builds:
 #   1. build/        Debian's libtorch 1.13 (CPU): popo_core_tests and popo_tests under ctest
-#                    (labels unit, torch). Builds first if needed (scripts/setup.sh).
+#                    (labels unit, torch), the checksums of data/ and tests/fixtures/, and the
+#                    install check (label install: scripts/install_check.sh). Builds first if
+#                    needed (scripts/setup.sh).
 #   2. build-torch2/ the libtorch of the pinned PyPI torch 2.11 wheel, CUDA compiled in
 #                    (scripts/build-cuda.sh; it links build/'s torch-free core instead of
 #                    compiling it again): popo_tests again on the CPU, then the oracle tests

@@ -1,5 +1,6 @@
-// Shared helpers for the test suites: where the fixtures and data live. POPO_FIXTURES_DIR and
-// POPO_DATA_DIR (environment) override the paths compiled in by CMake.
+// Shared helpers for the test suites: where the fixtures and data live. The checkout's
+// tests/fixtures and data/ (found from the test program's folder, src/core/build_paths.h) unless
+// POPO_FIXTURES_DIR / POPO_DATA_DIR (environment, when not empty) name other folders.
 #pragma once
 
 #include <cstdlib>
@@ -9,15 +10,15 @@
 
 namespace popo::test {
 
-// Returns the fixtures folder (../shared/fixtures unless POPO_FIXTURES_DIR is set).
+// Returns the fixtures folder: $POPO_FIXTURES_DIR, else <checkout>/tests/fixtures.
 inline std::string fixtures_dir() {
   const char* env = std::getenv("POPO_FIXTURES_DIR");
-  return env ? env : POPO_FIXTURES_DIR;
+  return env && *env ? env : POPO_FIXTURES_DIR;
 }
-// Returns the data folder (../shared/data unless POPO_DATA_DIR is set).
+// Returns the data folder: $POPO_DATA_DIR, else <checkout>/data.
 inline std::string data_dir() {
   const char* env = std::getenv("POPO_DATA_DIR");
-  return env ? env : POPO_DATA_DIR;
+  return env && *env ? env : POPO_DATA_DIR;
 }
 // Returns fixtures_dir()/rel.
 inline std::string fixture_path(const std::string& rel) { return fixtures_dir() + "/" + rel; }

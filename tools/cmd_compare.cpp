@@ -47,7 +47,7 @@ std::vector<std::string> split_list(const std::string& s) {
 
 void run_compare(const CompareCliOptions& o) {
   RunConfig base = default_run_config();
-  if (!o.config.empty()) load_yaml_file(o.config, base);
+  if (!o.config.empty()) load_yaml_file(find_config(o.config), base);
   POPO_CHECK(o.pass_k >= 1, "--pass-k: must be >= 1, got ", o.pass_k);
   base.trainer.eval_samples = o.pass_k;  // a trainer.eval_samples override below still wins
   apply_overrides(base, o.overrides);
@@ -101,7 +101,9 @@ const CommandRegistrar kRegistrar(
     "compare", "train POPO, GRPO, PSR and RAFT on the same task and budget; one table + one plot",
     /*order=*/15, [](CLI::App& app) {
       auto o = std::make_shared<CompareCliOptions>();
-      app.add_option("--config", o->config, "base YAML config (default: the built-in demo)");
+      app.add_option("--config", o->config,
+                     "base YAML config: a file, or a shipped config by name (default: the "
+                     "built-in demo)");
       app.add_option("--methods", o->methods, "comma-separated methods: popo (the config's POPO), popo-all, popo-positives, grpo, "
                                               "psr, raft, rloo, ...")
           ->capture_default_str();

@@ -204,7 +204,8 @@ const CommandRegistrar kRegistrar(
       app.add_option("--bench", a->bench, "benchmarks, comma-separated: " + known)->delimiter(',');
       app.add_option("--data", a->data, "extra JSONL file(s) with id/problem/answer rows");
       app.add_option("--data-dir", a->data_dir,
-                     "folder of the benchmark files (default: $POPO_DATA_DIR or ../shared/data)");
+                     "folder of the benchmark files (default: $POPO_DATA_DIR, else the data "
+                     "shipped with popo)");
       app.add_option("--samples", a->samples, "K responses per problem")->capture_default_str();
       app.add_option("--temperature", a->temperature,
                      "sampling temperature (default: 0 = greedy when K=1, else 0.6)");

@@ -52,7 +52,7 @@ void run_train(const TrainCliOptions& o) {
                "changes as key=value overrides instead of --config");
     cfg = load_run_config(o.resume, o.overrides);
   } else {
-    if (!o.config.empty()) load_yaml_file(o.config, cfg);
+    if (!o.config.empty()) load_yaml_file(find_config(o.config), cfg);
     apply_overrides(cfg, o.overrides);
   }
   if (o.print_config) {
@@ -93,7 +93,9 @@ const CommandRegistrar kRegistrar(
     "train", "RL training (POPO, GRPO, PSR, RAFT, ...); no arguments = the CPU demonstration",
     /*order=*/10, [](CLI::App& app) {
       auto o = std::make_shared<TrainCliOptions>();
-      app.add_option("--config", o->config, "YAML run config (configs/*.yaml); default: built-in demo");
+      app.add_option("--config", o->config,
+                     "YAML run config: a file, or a shipped config by name (grpo, "
+                     "qwen2.5-math-1.5b-popo, ...); default: the built-in demo");
       app.add_option("--resume", o->resume, "run folder to continue from its latest checkpoint");
       app.add_option("--nproc", o->nproc, "data-parallel ranks on this machine (spawned here; "
                      "docs/DISTRIBUTED.md)")->check(CLI::PositiveNumber);

@@ -29,6 +29,11 @@ struct CommandRegistrar {
   }
 };
 
+// Returns the run config file that `--config arg` names: arg itself when it is a file path,
+// else the shipped config <arg>.yaml (data and configs beside the program, core/paths.h).
+// Throws popo::Error naming arg and listing the shipped configs when neither exists.
+std::string find_config(const std::string& arg);
+
 // Applies the start-up choices every subcommand shares (thread counts, BLAS warning) and
 // prints them once. Safe to call more than once.
 void init_runtime(int num_threads);

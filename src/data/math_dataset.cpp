@@ -2,14 +2,12 @@
 #include "data/math_dataset.h"
 
 #include <cmath>
-#include <cstdlib>
 #include <nlohmann/json.hpp>
 #include <utility>
 
 #include "core/error.h"
 #include "core/rng.h"
 #include "core/io.h"
-#include "core/build_paths.h"
 
 namespace popo {
 
@@ -105,12 +103,6 @@ std::string benchmark_path(const std::string& name, const std::string& data_dir)
 bool benchmark_uses_last_number(const std::string& name) {
   const Benchmark* b = find_benchmark(name);
   return b && b->last_number;
-}
-
-std::string default_data_dir() {
-  const char* env = std::getenv("POPO_DATA_DIR");
-  if (env && *env) return env;
-  return POPO_DATA_DIR;
 }
 
 void shuffle_problems(std::vector<MathProblem>& problems, uint64_t seed) {

@@ -1,12 +1,14 @@
-// Math problem sets: JSONL rows {id, problem, answer} (the ../shared/data format), the benchmark
-// registry (name -> file), and a deterministic shuffle that gives the same order on every
-// platform and standard library. What it does not do: prompt formatting (chat_template.h) or
+// Math problem sets: JSONL rows {id, problem, answer} (the data/ format), the benchmark
+// registry (name -> file; the folder is default_data_dir() of core/paths.h), and a
+// deterministic shuffle that gives the same order on every platform and standard library. What it does not do: prompt formatting (chat_template.h) or
 // answer checking (reward/math_verifier.h).
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <vector>
+
+#include "core/paths.h"  // default_data_dir(), which the callers of benchmark_path() use
 
 namespace popo {
 
@@ -36,9 +38,6 @@ std::string benchmark_path(const std::string& name, const std::string& data_dir)
 // Returns true for benchmarks whose answers are plain numbers found as the response's last
 // number when nothing is boxed (gsm8k).
 bool benchmark_uses_last_number(const std::string& name);
-
-// Returns $POPO_DATA_DIR if set, else the folder compiled in (POPO_DATA_DIR).
-std::string default_data_dir();
 
 // Shuffles problems in place with Fisher-Yates driven by splitmix64(seed): the same order for
 // the same seed on every platform (std::shuffle's order differs between standard libraries).

@@ -8,7 +8,7 @@
 // and the siamese update read the masters, and the model's parameters are rounded copies of them
 // after each step (an fp32 model trains its own parameters, no copies). A bf16/fp16 siamese
 // network has fp32 masters too: the EMA runs on them (a bf16 EMA with tau 0.995 rounds away,
-// ../shared/fixtures/popo-reference case C) and the siamese weights are their roundings.
+// tests/fixtures/popo-reference case C) and the siamese weights are their roundings.
 // Clipping reads the policy's gradients only; the predictor's are neither clipped nor counted in
 // grad_norm, and every predictor parameter is decayed (as the POPO reference code).
 // Not here: sampling, rewards, data parallelism (the two hooks below let src/dist plug in).

@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <filesystem>
 #include <string>
 
@@ -13,7 +12,6 @@
 #include "core/io.h"
 #include "data/math_dataset.h"
 #include "test_util.h"
-#include "core/build_paths.h"
 
 namespace popo {
 namespace {
@@ -98,16 +96,6 @@ TEST(MathDataset, Registry) {
     EXPECT_NE(msg.find("aime2023"), std::string::npos);
     EXPECT_NE(msg.find("olympiadbench"), std::string::npos);
   }
-}
-
-TEST(MathDataset, DefaultDataDirHonoursEnvironment) {
-  const char* old = std::getenv("POPO_DATA_DIR");
-  std::string saved = old ? old : "";
-  ::setenv("POPO_DATA_DIR", "/tmp/popo-data-x", 1);
-  EXPECT_EQ(default_data_dir(), "/tmp/popo-data-x");
-  ::unsetenv("POPO_DATA_DIR");
-  EXPECT_EQ(default_data_dir(), std::string(POPO_DATA_DIR));
-  if (old) ::setenv("POPO_DATA_DIR", saved.c_str(), 1);
 }
 
 std::vector<int> shuffled_ids(int n, uint64_t seed) {

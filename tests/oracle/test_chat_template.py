@@ -17,7 +17,7 @@ import pytest
 from transformers import AutoTokenizer
 
 SEED = int(os.environ.get("POPO_ORACLE_SEED") or random.SystemRandom().randrange(1 << 31))
-FIXTURES = Path(os.environ.get("POPO_FIXTURES_DIR", Path(__file__).resolve().parents[2] / "../shared/fixtures"))
+FIXTURES = Path(os.environ.get("POPO_FIXTURES_DIR") or Path(__file__).resolve().parents[1] / "fixtures")
 QWEN_DIR = FIXTURES / "tokenizers/qwen"
 
 CHATML = ("{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}"

@@ -3,7 +3,7 @@ popo; and popo's saved checkpoints loaded back by transformers.
 
 The configurations are drawn from a seed (POPO_ORACLE_SEED, default: a fresh one, printed) so each
 run covers new shapes; a failure prints the seed that reproduces it. For every model this writes
-the same reference files as ../shared/fixtures/hf-reference (reference.safetensors: input_ids with
+the same reference files as tests/fixtures/hf-reference (reference.safetensors: input_ids with
 left-padded rows, attention_mask, logits, token_logprobs, greedy_prompt, greedy_output), then runs
 the C++ side (`popo_tests --gtest_filter=OracleModels.*`, in tests/torch/model_test.cpp),
 which compares popo's forward pass and greedy decoding against them and saves popo's own copy of

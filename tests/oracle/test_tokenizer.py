@@ -1,6 +1,6 @@
 """Oracle: popo's tokenizer against Hugging Face tokenizers on random and adversarial strings.
 
-Vocabularies: the real Qwen tokenizer.json (../shared/fixtures/tokenizers/qwen) and vocabularies
+Vocabularies: the real Qwen tokenizer.json (tests/fixtures/tokenizers/qwen) and vocabularies
 trained at test time with tokenizers' own BPE trainer (the Qwen pre-tokenizer layout, GPT-2's
 ByteLevel-with-regex layout, added special tokens). Every string's ids and the decode of those ids
 must be equal. The strings are drawn from a seed (POPO_ORACLE_SEED, default fresh, printed).
@@ -16,8 +16,8 @@ import pytest
 from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 
 SEED = int(os.environ.get("POPO_ORACLE_SEED") or random.SystemRandom().randrange(1 << 31))
-FIXTURES = Path(os.environ.get("POPO_FIXTURES_DIR", Path(__file__).resolve().parents[2] / "../shared/fixtures"))
-DATA = Path(os.environ.get("POPO_DATA_DIR", Path(__file__).resolve().parents[2] / "../shared/data"))
+FIXTURES = Path(os.environ.get("POPO_FIXTURES_DIR") or Path(__file__).resolve().parents[1] / "fixtures")
+DATA = Path(os.environ.get("POPO_DATA_DIR") or Path(__file__).resolve().parents[2] / "data")
 QWEN_SPLIT = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"
               r"|\s*[\r\n]+|\s+(?!\S)|\s+")
 

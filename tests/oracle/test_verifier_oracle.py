@@ -9,7 +9,7 @@ no documented deliberate difference (DIFFERENCES below, one entry per row of doc
 explains.
 
 Run: POPO_BINARY=build/popo /var/cache/popo/venv-test/bin/python -m pytest -q tests/oracle
-(POPO_DATA_DIR overrides ../shared/data for math500.jsonl.)
+(POPO_DATA_DIR overrides the repository's data/ for math500.jsonl.)
 """
 import json
 import os
@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-DATA = Path(os.environ.get("POPO_DATA_DIR", ROOT.parent / "shared" / "data"))
+DATA = Path(os.environ.get("POPO_DATA_DIR") or ROOT / "data")
 
 math_verify = pytest.importorskip("math_verify")
 from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, verify  # noqa: E402

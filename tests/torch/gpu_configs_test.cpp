@@ -2,6 +2,7 @@
 // loader (strict: an unknown or misspelled key fails) and hold the reference run of POPO.md.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <string>
 
 #include "core/build_paths.h"
@@ -40,6 +41,9 @@ TEST(GpuConfigs, ReferenceRunConfigsLoadAndMatchPopoMd) {
     EXPECT_EQ(cfg.model.dtype, "bfloat16");
     EXPECT_TRUE(cfg.model.gradient_checkpointing);
     EXPECT_EQ(cfg.data.template_name, "qwen-boxed");
+    // The training set by name, so the config works from a clone and installed alike.
+    EXPECT_EQ(cfg.data.dataset, "math_train");
+    EXPECT_TRUE(std::filesystem::exists(resolve_dataset_path(cfg.data.dataset))) << resolve_dataset_path(cfg.data.dataset);
     EXPECT_EQ(cfg.algo.popo.predictor_hidden, 4096);
     EXPECT_DOUBLE_EQ(cfg.algo.popo.noise_std, 0.01);
     EXPECT_DOUBLE_EQ(cfg.algo.popo.momentum, 0.999);

@@ -1,5 +1,5 @@
 // Golden tests of the model layer against Hugging Face transformers: logits, log-probs and greedy
-// continuations from ../shared/fixtures/hf-reference/models/*, the KV cache against the full
+// continuations from tests/fixtures/hf-reference/models/*, the KV cache against the full
 // forward pass, config spellings, save/reload, and the errors for bad model folders.
 #include <gtest/gtest.h>
 #include <torch/torch.h>

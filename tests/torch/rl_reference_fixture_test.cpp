@@ -6,7 +6,6 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
-#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <string>
@@ -24,22 +23,13 @@ namespace {
 
 using test::tensors_close;
 
-// Returns the repository's own copy of a fixture: tests/fixtures/<rel>, found from this file's
-// path (__FILE__ of this test only, so the shared test headers stay path-free for ccache), or
-// under POPO_REPO_FIXTURES_DIR when set. POPO_FIXTURES_DIR (../shared/fixtures) is not read here.
-std::string repo_fixture_path(const std::string& rel) {
-  const char* env = std::getenv("POPO_REPO_FIXTURES_DIR");
-  if (env) return std::string(env) + "/" + rel;
-  return (source_file(__FILE__).parent_path().parent_path() / "fixtures" / rel).string();
-}
-
 constexpr int64_t kG = 4;
 constexpr double kTol = 1e-9;
 
 class ReferenceFixture : public ::testing::Test {
  protected:
   void SetUp() override {
-    const std::string path = repo_fixture_path("popo-reference/cases.safetensors");
+    const std::string path = test::fixture_path("popo-reference/cases.safetensors");
     ASSERT_TRUE(std::filesystem::exists(path)) << "missing fixture " << path;
     t_ = read_safetensors(path);
     const torch::Tensor coef = at("in.coef");  // alpha, beta, tau, sigma, tau_r
