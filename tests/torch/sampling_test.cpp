@@ -292,6 +292,38 @@ TEST(Sampler, StopStringAcrossTokenBoundary) {
   EXPECT_EQ(got, std::vector<int32_t>(toks.begin(), toks.begin() + expect_len)) << "stop '" << stop << "'";
 }
 
+// The stop check decodes only the row's tail; tokens that decode to nothing widen the window, so
+// a stop string spread over many tokens is still found where the full text first holds it.
+TEST(Sampler, StopStringOverTokensWithEmptyText) {
+  CausalLM model = load_fixture("qwen2-tiny");
+  DecodeFn decode = [](const std::vector<int32_t>& ids) {
+    std::string s;
+    for (int32_t id : ids) s += id % 3 == 0 ? "" : (id % 3 == 1 ? "a" : "b");
+    return s;
+  };
+  SamplingConfig cfg;
+  cfg.temperature = 1.0;
+  cfg.seed = 3;
+  cfg.max_new_tokens = 60;
+  RolloutBatch full = generate(model, {{1, 2, 3}}, cfg, decode);
+  auto toks = full.response_tokens(0);
+  const std::string text = decode(toks);
+  ASSERT_GE(text.size(), 12u);
+  const std::string stop = text.substr(6, 6);  // 6 characters from the middle of the text
+  size_t expect_len = 0;
+  for (size_t k = 1; k <= toks.size(); ++k) {
+    if (decode({toks.begin(), toks.begin() + k}).find(stop) != std::string::npos) {
+      expect_len = k;
+      break;
+    }
+  }
+  ASSERT_GT(expect_len, 0u);
+  cfg.stop_strings = {stop};
+  RolloutBatch b = generate(model, {{1, 2, 3}}, cfg, decode);
+  EXPECT_EQ(b.finish[0], FinishReason::kStopString);
+  EXPECT_EQ(b.response_tokens(0), std::vector<int32_t>(toks.begin(), toks.begin() + expect_len));
+}
+
 TEST(Sampler, SameSeedSameRollouts) {
   CausalLM model = load_fixture("qwen3-tiny");
   SamplingConfig cfg;
