@@ -259,6 +259,15 @@ TEST(Sampler, TopKAndTopPStayInsideAllowedSet) {
 
 // ---- stop strings, seeds, errors -----------------------------------------------------------
 
+// Independent expectation of a stop string: the length of the first prefix of toks whose whole
+// decoded text contains stop (0 if none does).
+size_t first_prefix_holding(const std::vector<int32_t>& toks, const DecodeFn& decode,
+                            const std::string& stop) {
+  for (size_t k = 1; k <= toks.size(); ++k)
+    if (decode({toks.begin(), toks.begin() + k}).find(stop) != std::string::npos) return k;
+  return 0;
+}
+
 TEST(Sampler, StopStringAcrossTokenBoundary) {
   CausalLM model = load_fixture("qwen2-tiny");
   // A toy decoder: token id -> its decimal digits followed by ';'.
@@ -276,14 +285,7 @@ TEST(Sampler, StopStringAcrossTokenBoundary) {
   // The stop string spans the boundary between tokens 4 and 5: last digit + ';' + first digit.
   const std::string a = std::to_string(toks[4]), c = std::to_string(toks[5]);
   const std::string stop = a.substr(a.size() - 1) + ";" + c.substr(0, 1);
-  // Independent expectation: the first prefix whose text contains the stop string.
-  size_t expect_len = 0;
-  for (size_t k = 1; k <= toks.size(); ++k) {
-    if (decode({toks.begin(), toks.begin() + k}).find(stop) != std::string::npos) {
-      expect_len = k;
-      break;
-    }
-  }
+  const size_t expect_len = first_prefix_holding(toks, decode, stop);
   ASSERT_GT(expect_len, 0u);
   cfg.stop_strings = {stop};
   RolloutBatch b = generate(model, {{1, 2, 3}}, cfg, decode);
@@ -310,13 +312,7 @@ TEST(Sampler, StopStringOverTokensWithEmptyText) {
   const std::string text = decode(toks);
   ASSERT_GE(text.size(), 12u);
   const std::string stop = text.substr(6, 6);  // 6 characters from the middle of the text
-  size_t expect_len = 0;
-  for (size_t k = 1; k <= toks.size(); ++k) {
-    if (decode({toks.begin(), toks.begin() + k}).find(stop) != std::string::npos) {
-      expect_len = k;
-      break;
-    }
-  }
+  const size_t expect_len = first_prefix_holding(toks, decode, stop);
   ASSERT_GT(expect_len, 0u);
   cfg.stop_strings = {stop};
   RolloutBatch b = generate(model, {{1, 2, 3}}, cfg, decode);
