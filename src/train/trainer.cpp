@@ -9,6 +9,7 @@
 #include <ctime>
 #include <filesystem>
 #include <memory>
+#include <numeric>
 #include <sstream>
 
 #include "core/config.h"
@@ -590,9 +591,8 @@ TrainResult Trainer::run() {
     const bool last = step == t.optim.steps;
     if ((t.eval_every > 0 && step % t.eval_every == 0) || last) evaluate_heldout(step, last, &row);
     row["time/step"] = seconds_since(t_step);
-    row["throughput/tokens_per_s"] =
-        row.value("response/length_mean", 0.0) * static_cast<double>(ro.n_total) /
-        std::max(seconds_since(t_step), 1e-9);
+    const double tokens = std::accumulate(ro.lengths.begin(), ro.lengths.end(), 0.0);  // the step's (gathered)
+    row["throughput/tokens_per_s"] = tokens / std::max(seconds_since(t_step), 1e-9);
     if (main_) metrics_->write(step, row);
     state_.metrics_rows += 1;
     state_.elapsed_seconds += seconds_since(t_step);

@@ -25,24 +25,20 @@ namespace {
 
 using test::tiny_learner_config;
 
-// 3 prompts x G = 2, prompts of width 3, right-padded responses of width 4 with lengths
-// 4 2 | 3 4 | 1 3. rewards as given.
-RolloutBatch batch3x2() {
-  torch::manual_seed(5);
-  RolloutBatch b;
-  b.num_prompts = 3;
-  b.group_size = 2;
-  b.prompt_ids = torch::randint(1, 32, {6, 3}, torch::kLong);
-  b.prompt_mask = torch::ones({6, 3}, torch::kLong);
-  b.response_ids = torch::randint(1, 32, {6, 4}, torch::kLong);
-  torch::Tensor len = torch::tensor({4, 2, 3, 4, 1, 3});
-  b.response_mask = (torch::arange(4).unsqueeze(0) < len.unsqueeze(1)).to(torch::kFloat);
-  b.response_ids.mul_(b.response_mask.to(torch::kLong));
-  b.logp = -torch::rand({6, 4}) * b.response_mask;
-  b.finish = {FinishReason::kLength, FinishReason::kStop, FinishReason::kStop,
-              FinishReason::kLength, FinishReason::kStop, FinishReason::kStop};
-  b.group = {0, 0, 1, 1, 2, 2};
-  return b;
+// The shared 3 x 2 batch (torch_test_util.h), prompts unpadded; rewards as each test gives.
+RolloutBatch batch3x2() { return test::rollouts_3x2(/*pad_group1_prompt=*/false); }
+
+// A bf16 policy and its bf16 siamese, both the tiny random model of `seed` (xi_0 = theta_0).
+struct Bf16Pair {
+  CausalLM policy{nullptr}, siamese{nullptr};
+};
+Bf16Pair bf16_pair(uint64_t seed) {
+  Bf16Pair p;
+  p.policy = make_random_model(tiny_learner_config(), seed);
+  p.siamese = make_random_model(tiny_learner_config(), seed);
+  p.policy->to(torch::kBFloat16);
+  p.siamese->to(torch::kBFloat16);
+  return p;
 }
 
 std::vector<torch::Tensor> clones(const std::vector<torch::Tensor>& v) {
@@ -66,10 +62,7 @@ TEST(SiameseMasters, Bf16SiameseFollowsTheFp32Ema) {
   // of the policy's fp32 masters: xi_k = tau xi_{k-1} + (1 - tau) theta_k. The bf16 siamese must
   // be that value rounded to bf16 (within one bf16 ulp), and most of its weights must have moved.
   // Before the fix the EMA ran in bf16, and (1 - tau)(theta - xi) rounded away.
-  CausalLM policy = make_random_model(tiny_learner_config(), /*seed=*/1);
-  CausalLM siamese = make_random_model(tiny_learner_config(), /*seed=*/1);
-  policy->to(torch::kBFloat16);
-  siamese->to(torch::kBFloat16);
+  auto [policy, siamese] = bf16_pair(/*seed=*/1);
   torch::manual_seed(9);
   Predictor predictor(16, 8, 2);
   AlgoConfig algo;  // popo, tau 0.995
@@ -110,10 +103,7 @@ TEST(SiameseMasters, Bf16SiameseFollowsTheFp32Ema) {
 }
 
 TEST(SiameseMasters, CheckpointKeepsSiameseMasters) {
-  CausalLM policy = make_random_model(tiny_learner_config(), /*seed=*/1);
-  CausalLM siamese = make_random_model(tiny_learner_config(), /*seed=*/1);
-  policy->to(torch::kBFloat16);
-  siamese->to(torch::kBFloat16);
+  auto [policy, siamese] = bf16_pair(/*seed=*/1);
   torch::manual_seed(9);
   Predictor predictor(16, 8, 2);
   Learner learner(policy, predictor, AlgoConfig{}, constant_lr(1e-2), LearnerConfig{}, siamese);
@@ -137,10 +127,7 @@ TEST(SiameseMasters, CheckpointKeepsSiameseMasters) {
   const std::string ck = save_checkpoint(dir, parts, state, /*keep_last=*/1);
   ASSERT_TRUE(std::filesystem::exists(ck + "/siamese_masters.pt"));
 
-  CausalLM policy2 = make_random_model(tiny_learner_config(), /*seed=*/3);
-  CausalLM siamese2 = make_random_model(tiny_learner_config(), /*seed=*/3);
-  policy2->to(torch::kBFloat16);
-  siamese2->to(torch::kBFloat16);
+  auto [policy2, siamese2] = bf16_pair(/*seed=*/3);
   Learner learner2(policy2, predictor, AlgoConfig{}, constant_lr(1e-2), LearnerConfig{}, siamese2);
   CheckpointParts parts2;
   parts2.policy = &policy2;

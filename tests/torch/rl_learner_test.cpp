@@ -18,24 +18,9 @@ namespace {
 
 using test::tiny_learner_config;
 
-// 3 prompts x G = 2 (6 rollouts), left-padded prompts of width 3, right-padded responses of 4.
+// The shared 3 x 2 batch with group 1's prompt left-padded to 2 tokens.
 // Rewards: group 0 one positive, group 1 none, group 2 both positive.
-RolloutBatch tiny_batch() {
-  torch::manual_seed(5);
-  RolloutBatch b;
-  b.num_prompts = 3;
-  b.group_size = 2;
-  b.prompt_ids = torch::randint(1, 32, {6, 3}, torch::kLong);
-  b.prompt_mask = torch::ones({6, 3}, torch::kLong);
-  b.prompt_mask.index_put_({torch::indexing::Slice(2, 4), 0}, 0);  // group 1 prompt is 2 tokens
-  b.prompt_ids.mul_(b.prompt_mask);
-  b.response_ids = torch::randint(1, 32, {6, 4}, torch::kLong);
-  torch::Tensor len = torch::tensor({4, 2, 3, 4, 1, 3});
-  b.response_mask = (torch::arange(4).unsqueeze(0) < len.unsqueeze(1)).to(torch::kFloat);
-  b.response_ids.mul_(b.response_mask.to(torch::kLong));
-  b.logp = -torch::rand({6, 4}) * b.response_mask;
-  return b;
-}
+RolloutBatch tiny_batch() { return test::rollouts_3x2(/*pad_group1_prompt=*/true); }
 
 torch::Tensor tiny_rewards() { return torch::tensor({1.0f, 0.0f, 0.0f, 0.0f, 1.0f, 1.0f}); }
 

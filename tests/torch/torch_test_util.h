@@ -10,11 +10,38 @@
 #include <string>
 
 #include "model/config.h"
+#include "sampling/rollout_batch.h"
 #include "test_util.h"
 
 namespace popo::test {
 
 // Returns a tiny random-init Qwen2 config (V 32, C 16, 2 layers, 4/2 heads) for learner tests.
+// The learner tests' batch: 3 prompts x G = 2 (6 rollouts), prompts of width 3, right-padded
+// responses of width 4 with lengths 4 2 | 3 4 | 1 3, behaviour log-probs in (-1, 0], finish
+// reasons length/stop by row (rows 0 and 3 ran to the budget). pad_group1_prompt left-pads the
+// prompt of group 1 to 2 tokens. Seeded: the same tensors on every call.
+inline RolloutBatch rollouts_3x2(bool pad_group1_prompt) {
+  torch::manual_seed(5);
+  RolloutBatch b;
+  b.num_prompts = 3;
+  b.group_size = 2;
+  b.prompt_ids = torch::randint(1, 32, {6, 3}, torch::kLong);
+  b.prompt_mask = torch::ones({6, 3}, torch::kLong);
+  if (pad_group1_prompt) {
+    b.prompt_mask.index_put_({torch::indexing::Slice(2, 4), 0}, 0);
+    b.prompt_ids.mul_(b.prompt_mask);
+  }
+  b.response_ids = torch::randint(1, 32, {6, 4}, torch::kLong);
+  torch::Tensor len = torch::tensor({4, 2, 3, 4, 1, 3});
+  b.response_mask = (torch::arange(4).unsqueeze(0) < len.unsqueeze(1)).to(torch::kFloat);
+  b.response_ids.mul_(b.response_mask.to(torch::kLong));
+  b.logp = -torch::rand({6, 4}) * b.response_mask;
+  b.finish = {FinishReason::kLength, FinishReason::kStop, FinishReason::kStop,
+              FinishReason::kLength, FinishReason::kStop, FinishReason::kStop};
+  b.group = {0, 0, 1, 1, 2, 2};
+  return b;
+}
+
 inline ModelConfig tiny_learner_config() {
   ModelConfig c;
   c.model_type = "qwen2";
