@@ -102,7 +102,7 @@ std::vector<nlohmann::json> read_metrics(const std::string& path) {
 
 Series metric_series(const std::vector<nlohmann::json>& rows, const std::string& key,
                      const std::string& name) {
-  Series s{name.empty() ? key : name, {}, {}};
+  Series s{name.empty() ? key : name, {}, {}, {}, {}};
   for (const nlohmann::json& row : rows) {
     if (!row.is_object() || !row.contains("step") || !row["step"].is_number()) continue;
     const auto it = row.find(key);

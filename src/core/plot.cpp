@@ -99,10 +99,15 @@ std::string render_panel(const PlotSpec& spec, double x0, double y0, double w, d
   for (const Series& s : spec.series) {
     POPO_CHECK(s.x.size() == s.y.size(), "plot '", spec.title, "': series '", s.name, "' has ",
                s.x.size(), " x values but ", s.y.size(), " y values");
+    const bool band = !s.lo.empty() || !s.hi.empty();
+    POPO_CHECK(!band || (s.lo.size() == s.x.size() && s.hi.size() == s.x.size()), "plot '",
+               spec.title, "': series '", s.name, "' has a band of ", s.lo.size(), " / ",
+               s.hi.size(), " values for ", s.x.size(), " points");
     for (size_t i = 0; i < s.x.size(); ++i) {
       if (!std::isfinite(s.x[i]) || !std::isfinite(s.y[i])) continue;
       xr.add(s.x[i]);
       yr.add(s.y[i]);
+      if (band && std::isfinite(s.lo[i]) && std::isfinite(s.hi[i])) yr.add(s.lo[i]), yr.add(s.hi[i]);
     }
   }
   const bool no_data = xr.empty();
@@ -152,6 +157,21 @@ std::string render_panel(const PlotSpec& spec, double x0, double y0, double w, d
   if (no_data) {
     o += "<text x=\"" + num((left + right) / 2) + "\" y=\"" + num((top + bottom) / 2) +
          "\" text-anchor=\"middle\" fill=\"#888888\">no data</text>\n";
+  }
+  // Bands first, so that every line stays on top: the lo edge forward, the hi edge back.
+  for (size_t si = 0; si < spec.series.size(); ++si) {
+    const Series& s = spec.series[si];
+    if (s.lo.empty()) continue;
+    std::string fwd, back;
+    for (size_t i = 0; i < s.x.size(); ++i) {
+      if (!std::isfinite(s.x[i]) || !std::isfinite(s.lo[i]) || !std::isfinite(s.hi[i])) continue;
+      fwd += (fwd.empty() ? "" : " ") + num(px(s.x[i])) + "," + num(py(s.lo[i]));
+      back = num(px(s.x[i])) + "," + num(py(s.hi[i])) + (back.empty() ? "" : " ") + back;
+    }
+    if (fwd.empty()) continue;
+    o += "<polygon class=\"band\" fill=\"" +
+         std::string(kColors[si % (sizeof kColors / sizeof kColors[0])]) +
+         "\" fill-opacity=\"0.18\" stroke=\"none\" points=\"" + fwd + " " + back + "\"/>\n";
   }
   // Curves: one polyline per series, non-finite points skipped.
   for (size_t si = 0; si < spec.series.size(); ++si) {

@@ -8,10 +8,13 @@
 
 namespace popo {
 
-// One curve. x and y have equal length; non-finite points are left out of the line.
+// One curve. x and y have equal length; non-finite points are left out of the line. A band
+// (lo, hi both of x's length, e.g. mean -/+ one standard deviation over seeds) is drawn as a
+// translucent area behind the line; empty lo and hi = no band.
 struct Series {
   std::string name;
   std::vector<double> x, y;
+  std::vector<double> lo, hi;
 };
 
 // One panel: a title, axis labels and its curves.
@@ -28,8 +31,9 @@ std::vector<double> nice_ticks(double lo, double hi, int target_count = 5);
 std::string format_tick(double value, double step);
 
 // Returns a standalone SVG document of one panel (width x height pixels). The plot area is the
-// element <rect class="plot-area" .../>; every series is one <polyline> inside it. Throws
-// popo::Error if a series has x and y of different lengths.
+// element <rect class="plot-area" .../>; every series is one <polyline> inside it, and a band
+// one <polygon class="band">. Throws popo::Error if a series has x and y (or a band) of
+// different lengths.
 std::string render_svg(const PlotSpec& spec, int width = 480, int height = 320);
 
 // Returns one SVG document holding the panels in a grid of `columns` columns (row-major).

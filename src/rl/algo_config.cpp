@@ -95,6 +95,8 @@ void validate(const AlgoConfig& cfg, int64_t group_size) {
   check_range("popo.momentum_max", p.momentum_max, p.momentum_min, 1.0,
               "in [popo.momentum_min, 1]");
   POPO_CHECK(p.kl_every >= 0, "config: popo.kl_every must be >= 0 (0 = never), got ", p.kl_every);
+  POPO_CHECK(p.neg_logp_rollouts >= 0, "config: popo.neg_logp_rollouts must be >= 0 (0 = off), got ",
+             p.neg_logp_rollouts);
 
   const GrpoConfig& g = cfg.grpo;
   check_range("grpo.eps", g.eps, 0.0, 1e9, "finite and >= 0");

@@ -194,24 +194,31 @@ torch::Tensor Learner::forward_rows(const torch::Tensor& positive) const {
   return torch::arange(positive.size(0), torch::kLong);             // (N)
 }
 
+torch::Tensor Learner::sequence_logps(const RolloutBatch& batch, const torch::Tensor& rows) {
+  torch::NoGradGuard no_grad;
+  const int64_t prompt_len = batch.prompt_ids.size(1), resp_len = batch.response_ids.size(1);
+  const torch::Tensor all = rows.to(torch::kCPU, torch::kLong).reshape({-1});  // (k)
+  torch::Tensor out = torch::zeros({all.size(0)});                            // (k)
+  for (int64_t s = 0; s < all.size(0); s += cfg_.update.micro_batch_size) {
+    const int64_t m = std::min(cfg_.update.micro_batch_size, all.size(0) - s);
+    Rows r = gather_rows(batch, all.narrow(0, s, m), policy_->device());
+    torch::Tensor hidden = policy_->forward_hidden(r.ids, r.attention);  // (m, P+R, C)
+    TokenStats st = token_logprobs(predicting_hidden(hidden, prompt_len, resp_len),
+                                   lm_head_weight(policy_), r.targets, cfg_.temperature,
+                                   /*with_entropy=*/false, cfg_.update.logprob_chunk_tokens);
+    out.narrow(0, s, m).copy_(sequence_mean_logp(st.logp, r.mask).to(torch::kCPU));
+  }
+  return out;
+}
+
 torch::Tensor Learner::coefficients(const RolloutBatch& batch, const torch::Tensor& rewards) {
   check_batch(batch, rewards, {});
   const int64_t n = rewards.size(0);
   torch::Tensor r = rewards.detach().to(torch::kCPU, torch::kFloat);  // (N)
   torch::Tensor seq_logp = torch::zeros({n});                         // (N) l(a), 0 on negatives
   if (algo_.traits().coef == Coefficient::kPopoWeights && algo_.popo.weights == PopoWeights::kSoftmax) {
-    torch::NoGradGuard no_grad;
-    torch::Tensor pos_idx = torch::nonzero(r > 0).reshape({-1});  // (n_pos)
-    const int64_t prompt_len = batch.prompt_ids.size(1), resp_len = batch.response_ids.size(1);
-    for (int64_t s = 0; s < pos_idx.size(0); s += cfg_.update.micro_batch_size) {
-      torch::Tensor idx = pos_idx.narrow(0, s, std::min(cfg_.update.micro_batch_size, pos_idx.size(0) - s));
-      Rows rows = gather_rows(batch, idx, policy_->device());
-      torch::Tensor hidden = policy_->forward_hidden(rows.ids, rows.attention);  // (m, P+R, C)
-      TokenStats st = token_logprobs(predicting_hidden(hidden, prompt_len, resp_len),
-                                     lm_head_weight(policy_), rows.targets, cfg_.temperature,
-                                     /*with_entropy=*/false, cfg_.update.logprob_chunk_tokens);
-      seq_logp.index_copy_(0, idx, sequence_mean_logp(st.logp, rows.mask).to(torch::kCPU));
-    }
+    const torch::Tensor pos_idx = torch::nonzero(r > 0).reshape({-1});  // (n_pos)
+    seq_logp.index_copy_(0, pos_idx, sequence_logps(batch, pos_idx));
   }
   return rollout_coefficients(algo_, r, batch.group_size, seq_logp);  // (N)
 }

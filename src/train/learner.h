@@ -65,6 +65,12 @@ class Learner {
   // policy over the positives. rewards: (N) float.
   at::Tensor coefficients(const RolloutBatch& batch, const at::Tensor& rewards);
 
+  // Returns the length-normalised log-probs l(a) = mean over response tokens of
+  // log pi_theta(a_t | ...) at the learner's temperature of the batch rows `rows` (k) int64 under
+  // the current policy: no grad, micro-batched, (k) float32 on the CPU. The softmax weights and
+  // the trainer's popo/neg_logp_delta read it.
+  at::Tensor sequence_logps(const RolloutBatch& batch, const at::Tensor& rows);
+
   // Zeroes the gradients, then runs every micro-batch forward/backward, leaving the summed
   // gradient of the step loss in .grad of trainable_parameters() (not reduced across ranks,
   // not clipped). Returns the metrics of the loss (additive shares summed over micro-batches).

@@ -323,6 +323,16 @@ void Trainer::evaluate_heldout(int64_t step, bool final_eval, nlohmann::json* ro
     (*row)["heldout/pass_at_k"] = last.pass_at_k;
     (*row)["heldout/avg_at_k"] = last.avg_at_k;
     (*row)["heldout/k"] = k;
+    // The pass@k curve from the same k samples: the unbiased estimator at j = 1, 2, 4, ... and k.
+    result_.pass_curve.clear();
+    for (int j = 1;; j = std::min(2 * j, k)) {
+      double p = 0;
+      for (int c : last.correct_per_problem) p += pass_at_k(k, c, j);
+      p /= static_cast<double>(std::max<size_t>(last.correct_per_problem.size(), 1));
+      (*row)["heldout/pass_at_" + std::to_string(j)] = p;
+      result_.pass_curve.emplace_back(j, p);
+      if (j == k) break;
+    }
   }
   (*row)["heldout/response_tokens"] = greedy.mean_response_tokens;
   (*row)["heldout/no_answer"] = greedy.no_answer_share;
@@ -470,9 +480,47 @@ LearnerStep Trainer::update(int64_t step, StepRollouts& ro, double* seconds) {
   const torch::Tensor rewards = torch::tensor(ro.rewards, torch::kFloat);  // (n_local)
   learner_->set_row_shard(ro.row0, ro.n_total);
   const torch::Tensor coef = learner_->coefficients(ro.batch, rewards);  // (n_local)
+  // popo/neg_logp_delta (every popo.kl_every steps; popo.neg_logp_rollouts > 0): the mean change
+  // that this update makes to l(a), the length-normalised log-prob, of a seeded sample of the
+  // step's negative rollouts (reward <= 0): a no-grad forward before and one after. Its time is
+  // kept out of time/update (time/neg_logp), so every method's update time stays comparable.
+  const PopoConfig& pc = cfg_.algo.popo;
+  note_config_read("popo.neg_logp_rollouts");
+  const bool measure_neg = pc.neg_logp_rollouts > 0 && pc.kl_every > 0 && (step - 1) % pc.kl_every == 0;
+  torch::Tensor neg_rows, neg_before;
+  double t_neg = 0;
+  if (measure_neg) {
+    const auto t_m = Clock::now();
+    std::vector<int64_t> neg;
+    for (size_t i = 0; i < ro.rewards.size(); ++i) {
+      if (ro.rewards[i] <= 0) neg.push_back(static_cast<int64_t>(i));
+    }
+    // A partial Fisher-Yates shuffle by the step's own stream picks the sample.
+    uint64_t st = derive_seed(static_cast<uint64_t>(cfg_.trainer.seed), "neg_logp", static_cast<uint64_t>(step));
+    const size_t k = std::min(neg.size(), static_cast<size_t>(pc.neg_logp_rollouts));
+    for (size_t i = 0; i < k; ++i) std::swap(neg[i], neg[i + splitmix64(st) % (neg.size() - i)]);
+    neg.resize(k);
+    neg_rows = torch::tensor(neg, torch::kLong);  // (k)
+    neg_before = learner_->sequence_logps(ro.batch, neg_rows);
+    t_neg += seconds_since(t_m);
+  }
   LearnerStep up = learner_->step(ro.batch, rewards, coef);
+  if (measure_neg) {
+    const auto t_m = Clock::now();
+    std::vector<double> sums = {0, static_cast<double>(neg_rows.size(0))};
+    if (!up.skipped && neg_rows.size(0) > 0)
+      sums[0] = (learner_->sequence_logps(ro.batch, neg_rows) - neg_before).sum().item<double>();
+    if (dist_) {
+      sums[0] = dist_->all_reduce_sum(sums[0]);
+      sums[1] = dist_->all_reduce_sum(sums[1]);
+    }
+    if (sums[1] > 0 && !up.skipped) up.metrics["popo/neg_logp_delta"] = sums[0] / sums[1];
+    up.metrics["popo/neg_logp_rollouts"] = sums[1];
+    t_neg += seconds_since(t_m);
+    up.metrics["time/neg_logp"] = t_neg;
+  }
   policy_->eval();
-  *seconds = seconds_since(t0);
+  *seconds = seconds_since(t0) - t_neg;
   note_config_read("trainer.max_nonfinite_in_a_row");
   if (!up.skipped) {
     state_.nonfinite_in_a_row = 0;

@@ -50,6 +50,9 @@ struct TrainResult {
   double last_reward = 0;         // mean reward of its last step
   std::vector<std::pair<int64_t, double>> heldout_curve;  // (step, greedy accuracy)
   std::vector<std::pair<int64_t, double>> reward_curve;   // (step, mean reward)
+  // (j, pass@j) at the final evaluation for j = 1, 2, 4, ... and k = trainer.eval_samples, from
+  // the same k samples per problem (unbiased estimator); metrics rows hold heldout/pass_at_<j>.
+  std::vector<std::pair<int64_t, double>> pass_curve;
 };
 
 // Runs (or resumes) training as cfg says and returns the summary. Throws popo::Error for a bad

@@ -103,7 +103,7 @@ double attr(const std::string& elem, const std::string& name) {
 
 PlotSpec sample_spec() {
   PlotSpec p{"reward <mean> & \"max\"", "step", "reward", {}};
-  Series a{"mean", {}, {}}, b{"max", {}, {}}, c{"held-out", {}, {}};
+  Series a{"mean", {}, {}, {}, {}}, b{"max", {}, {}, {}, {}}, c{"held-out", {}, {}, {}, {}};
   for (int i = 0; i < 50; ++i) {
     a.x.push_back(i), a.y.push_back(0.3 + 0.01 * i);
     b.x.push_back(i), b.y.push_back(i == 20 ? std::nan("") : 0.5 + 0.005 * i);
@@ -153,17 +153,46 @@ TEST(PlotSvg, BalancedTagsOnePolylinePerSeriesInsidePlotArea) {
 }
 
 TEST(PlotSvg, EmptyAndMismatchedSeries) {
-  PlotSpec empty{"entropy", "step", "nats", {Series{"policy", {}, {}}}};
+  PlotSpec empty{"entropy", "step", "nats", {Series{"policy", {}, {}, {}, {}}}};
   const std::string svg = render_svg(empty);
   EXPECT_EQ(tag_balance_error(svg), "");
   EXPECT_NE(svg.find("no data"), std::string::npos);
-  PlotSpec bad{"x", "", "", {Series{"s", {1, 2}, {1}}}};
+  PlotSpec bad{"x", "", "", {Series{"s", {1, 2}, {1}, {}, {}}}};
   EXPECT_THROW(render_svg(bad), Error);
+}
+
+// A band is one translucent polygon behind its line: the lo edge left to right, then the hi edge
+// back, so its vertices are 2 x points; the y axis widens to hold the band, and a band whose
+// length differs from the series' is an error.
+TEST(PlotSvg, BandIsOnePolygonAroundTheLineAndWidensTheAxis) {
+  PlotSpec p{"acc", "step", "accuracy", {}};
+  Series s{"popo", {0, 10, 20}, {0.4, 0.5, 0.6}, {0.35, 0.45, 0.5}, {0.45, 0.55, 0.9}};
+  p.series = {s};
+  const std::string svg = render_svg(p);
+  EXPECT_EQ(tag_balance_error(svg), "");
+  EXPECT_EQ(count(svg, "<polygon class=\"band\""), 1u);
+  EXPECT_LT(svg.find("<polygon class=\"band\""), svg.find("<polyline"));  // drawn first
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(svg, m, std::regex("<polygon class=\"band\"[^>]*points=\"([^\"]*)\"")));
+  std::stringstream pts(m[1].str());
+  std::vector<double> ys;
+  std::string xy;
+  while (pts >> xy) ys.push_back(std::stod(xy.substr(xy.find(',') + 1)));
+  ASSERT_EQ(ys.size(), 6u);
+  // SVG y grows downwards: the hi edge (back half) lies above the lo edge at the same x.
+  EXPECT_LT(ys[5], ys[0]);
+  EXPECT_LT(ys[3], ys[2]);
+  // The axis reaches the band's 0.9, above every point of the line (ticks ... 0.9 or 1.0).
+  EXPECT_TRUE(svg.find(">0.9</text>") != std::string::npos || svg.find(">1.0</text>") != std::string::npos) << svg;
+  Series bad = s;
+  bad.lo.pop_back();
+  p.series = {bad};
+  EXPECT_THROW(render_svg(p), Error);
 }
 
 TEST(PlotSvg, GridHoldsEveryPanelAndIsWrittenAtomically) {
   std::vector<PlotSpec> panels(4, sample_spec());
-  panels[3] = PlotSpec{"length", "step", "tokens", {Series{"len", {1, 2, 3}, {10, 20, 15}}}};
+  panels[3] = PlotSpec{"length", "step", "tokens", {Series{"len", {1, 2, 3}, {10, 20, 15}, {}, {}}}};
   const std::string svg = render_plot_grid_svg(panels, /*columns=*/2);
   EXPECT_EQ(tag_balance_error(svg), "");
   EXPECT_EQ(count(svg, "class=\"plot-area\""), 4u);

@@ -156,39 +156,115 @@ TEST(RunConfig, ConfigFilesMatchBuiltInDefaultsAndCompareMethods) {
   }
 }
 
-TEST(Compare, TableRowsAndUpdateTimeAgainstGrpo) {
-  auto entry = [](const std::string& method, double update_s, int64_t k) {
-    CompareEntry e{method, default_run_config(), TrainResult{}};
-    apply_overrides(e.config, compare_method_overrides(method));
-    e.result.base_heldout = 0.372;
-    e.result.final_heldout = 0.554;
-    e.result.best_heldout = 0.56;
-    e.result.final_pass_at_k = 0.75;
-    e.result.pass_k = k;
-    e.result.steps_done = 250;
-    e.result.wall_seconds = 480.4;
-    e.result.mean_update_seconds = update_s;
-    e.result.mean_rollout_seconds = 0.9;
-    return e;
-  };
-  // POPO's update 0.8 s against GRPO's 2.0 s: 0.8 / 2.0 - 1 = -60%.
-  const std::string md = compare_table_markdown(
-      {entry("popo", 0.8, 8), entry("grpo", 2.0, 8), entry("raft", 0.5, 1)});
-  EXPECT_NE(md.find("| pass@8 end |"), std::string::npos) << md;
-  EXPECT_NE(md.find("| popo | popo (entropy_on=positives) | 37.2% | 55.4% | 56.0% | 75.0% | 250 | "
-                    "480 | 0.800 | 0.900 | -60% |"),
+// A summary as summarize_run_metrics would leave it.
+RunSummary summary(const std::string& method, double end, double update_s) {
+  RunSummary r;
+  r.method = method;
+  r.lr = 3e-4;
+  r.steps = 250;
+  r.base_heldout = 0.372;
+  r.final_heldout = end;
+  r.best_heldout = end + 0.01;
+  r.pass_curve = {{1, 0.4}, {2, 0.5}, {4, 0.6}};
+  r.wall_seconds = 480;
+  r.mean_update_seconds = update_s;
+  r.mean_rollout_seconds = 0.9;
+  return r;
+}
+
+TEST(Compare, TableMeansSdsAndTwoStandardErrors) {
+  // popo ends at 50/52/54% (mean 52.0, sd 2.0), grpo at 44/45/46% (45.0, sd 1.0): the difference
+  // -7.0 has SE sqrt(2^2/3 + 1^2/3) = 1.29 and exceeds 2 SE; raft at 49/51/53% (51.0, sd 2.0):
+  // -1.0 with SE sqrt(4/3 + 4/3) = 1.63 does not. Update time 0.8 s against GRPO's 2.0 s: -60%.
+  std::vector<RunSummary> runs;
+  for (double e : {0.50, 0.52, 0.54}) runs.push_back(summary("popo", e, 0.8));
+  for (double e : {0.44, 0.45, 0.46}) runs.push_back(summary("grpo", e, 2.0));
+  for (double e : {0.49, 0.51, 0.53}) runs.push_back(summary("raft", e, 0.5));
+  runs[0].mean_neg_logp_delta = -0.02, runs[0].neg_logp_steps = 25;
+  const std::string md = compare_table_markdown(runs);
+  EXPECT_NE(md.find("| pass@1 end | pass@4 end | end − popo |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| popo | 3 | 0.0003 | 37.2 ± 0.0% | 52.0 ± 2.0% | 53.0 ± 2.0% | 40.0 ± 0.0% | "
+                    "60.0 ± 0.0% | - | 250 ± 0 | 480 ± 0 | 0.800 ± 0.000 | 0.900 ± 0.000 | -60% | -0.0200 |"),
             std::string::npos)
       << md;
-  EXPECT_NE(md.find("| grpo | grpo | 37.2% | 55.4% | 56.0% | 75.0% | 250 | 480 | 2.000 | 0.900 | +0% |"),
-            std::string::npos)
-      << md;
-  // A run evaluated greedily only has no pass@k; RAFT's update 0.5 / 2.0 - 1 = -75%.
-  EXPECT_NE(md.find("| raft | raft | 37.2% | 55.4% | 56.0% | - | 250 | 480 | 0.500 | 0.900 | -75% |"),
-            std::string::npos)
-      << md;
-  // Without GRPO there is no relative column.
-  EXPECT_EQ(compare_table_markdown({entry("popo", 0.8, 8)}).find("vs GRPO"), std::string::npos);
+  EXPECT_NE(md.find("| grpo | 3 | 0.0003 | 37.2 ± 0.0% | 45.0 ± 1.0% |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| -7.0 (SE 1.3) ** |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| -1.0 (SE 1.6) |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| 0.500 ± 0.000 | 0.900 ± 0.000 | -75% | - |"), std::string::npos) << md;
+  // One seed: plain values and no standard error; without GRPO no relative column.
+  const std::string one = compare_table_markdown({summary("popo", 0.5, 0.8), summary("raft", 0.45, 0.5)});
+  EXPECT_NE(one.find("| popo | 1 | 0.0003 | 37.2% | 50.0% | 51.0% |"), std::string::npos) << one;
+  EXPECT_NE(one.find("| -5.0 |"), std::string::npos) << one;
+  EXPECT_EQ(one.find("vs GRPO"), std::string::npos);
+  const std::string pk = pass_at_k_table_markdown(runs);
+  EXPECT_NE(pk.find("| method | pass@1 | pass@2 | pass@4 |"), std::string::npos) << pk;
+  EXPECT_NE(pk.find("| grpo | 40.0 ± 0.0% | 50.0 ± 0.0% | 60.0 ± 0.0% |"), std::string::npos) << pk;
+  const MeanSd m = mean_sd({1, 2, 3, 4});
+  EXPECT_DOUBLE_EQ(m.mean, 2.5);
+  EXPECT_NEAR(m.sd, std::sqrt(5.0 / 3.0), 1e-12);  // ((1.5^2 + 0.5^2) * 2) / 3
+}
+
+TEST(Compare, MethodsGroupsSweepPickAndErrors) {
+  EXPECT_EQ(expand_compare_methods("baselines"),
+            (std::vector<std::string>{"popo", "grpo", "psr", "nsr", "w_reinforce", "raft", "rloo"}));
+  const auto abl = expand_compare_methods("ablations");
+  ASSERT_EQ(abl.size(), 7u);
+  for (const std::string& m : abl) EXPECT_EQ(compare_sweep_method(m), "popo") << m;
+  EXPECT_EQ(compare_sweep_method("grpo"), "grpo");
+  EXPECT_THROW(expand_compare_methods("popo,ppo"), Error);
+  EXPECT_THROW(expand_compare_methods("popo,baselines"), Error);  // popo twice
+  EXPECT_THROW(expand_compare_methods(","), Error);
   EXPECT_THROW(compare_method_overrides("ppo"), Error);
+  // Each ablation is one switch away from popo, and a valid config.
+  const std::map<std::string, std::string> switches = {
+      {"popo-no-sim", "popo.sim_coef=0"},       {"popo-no-entropy", "popo.entropy_coef=0"},
+      {"popo-uniform", "popo.weights=uniform"}, {"popo-frozen", "popo.momentum=1"},
+      {"popo-tau0", "popo.momentum=0"},         {"popo-no-noise", "popo.noise_std=0"}};
+  for (const auto& [m, sw] : switches) {
+    RunConfig a = default_run_config(), b = default_run_config();
+    apply_overrides(a, compare_method_overrides(m));
+    apply_overrides(b, {"algo.name=popo", sw});
+    EXPECT_EQ(dump_yaml(a), dump_yaml(b)) << m;
+    EXPECT_NE(dump_yaml(a), dump_yaml(default_run_config())) << m;
+    EXPECT_NO_THROW(validate_run_config(a)) << m;
+  }
+  // The best score wins; a tie goes to the point listed first.
+  const std::vector<SweepPoint> pts = {{"popo", 1e-4, 0.40, ""}, {"popo", 3e-4, 0.55, ""},
+                                       {"popo", 1e-3, 0.55, ""}, {"grpo", 1e-4, 0.5, ""},
+                                       {"grpo", 3e-4, 0.2, ""}};
+  EXPECT_EQ(pick_lr(pts, "popo"), 3e-4);
+  EXPECT_EQ(pick_lr(pts, "grpo"), 1e-4);
+  EXPECT_THROW(pick_lr(pts, "raft"), Error);
+  const std::string sw = sweep_table_markdown(pts);
+  EXPECT_NE(sw.find("| popo | 40.0% | **55.0%** | 55.0% | 0.0003 |"), std::string::npos) << sw;
+  EXPECT_NE(sw.find("| grpo | **50.0%** | 20.0% | - | 0.0001 |"), std::string::npos) << sw;
+}
+
+TEST(Compare, SummaryReadsTheMetricsRows) {
+  const std::string dir = fresh_dir("summary");
+  {
+    MetricsWriter w(dir + "/metrics.jsonl");
+    w.write(0, {{"heldout/accuracy", 0.30}, {"time/eval", 2.0}});
+    w.write(1, {{"time/step", 1.0}, {"time/update", 0.4}, {"time/rollout", 0.5}, {"popo/neg_logp_delta", -0.03}});
+    w.write(2, {{"time/step", 3.0}, {"time/update", 0.6}, {"time/rollout", 0.7}, {"heldout/accuracy", 0.50}});
+    w.write(3, {{"time/step", 2.0}, {"time/update", 0.5}, {"time/rollout", 0.6}, {"popo/neg_logp_delta", -0.01},
+                {"heldout/accuracy", 0.45}, {"heldout/k", 4}, {"heldout/pass_at_1", 0.4},
+                {"heldout/pass_at_2", 0.55}, {"heldout/pass_at_4", 0.7}});
+  }
+  const RunSummary s = summarize_run_metrics(dir + "/metrics.jsonl");
+  EXPECT_EQ(s.steps, 3);
+  EXPECT_DOUBLE_EQ(s.base_heldout, 0.30);
+  EXPECT_DOUBLE_EQ(s.final_heldout, 0.45);
+  EXPECT_DOUBLE_EQ(s.best_heldout, 0.50);
+  EXPECT_DOUBLE_EQ(s.wall_seconds, 8.0);  // 2 + 1 + 3 + 2
+  EXPECT_DOUBLE_EQ(s.mean_update_seconds, 0.5);
+  EXPECT_DOUBLE_EQ(s.mean_rollout_seconds, 0.6);
+  EXPECT_DOUBLE_EQ(s.mean_neg_logp_delta, -0.02);
+  EXPECT_EQ(s.neg_logp_steps, 2);
+  EXPECT_EQ(s.pass_curve, (std::vector<std::pair<int64_t, double>>{{1, 0.4}, {2, 0.55}, {4, 0.7}}));
+  MetricsWriter(dir + "/empty/metrics.jsonl").write(1, {{"time/step", 1.0}});
+  EXPECT_THROW(summarize_run_metrics(dir + "/empty/metrics.jsonl"), Error);
+  EXPECT_THROW(summarize_run_metrics(dir + "/none/metrics.jsonl"), Error);
 }
 
 // ---- data cursor ------------------------------------------------------------------------------
@@ -381,6 +457,188 @@ TEST(Trainer, DynamicSamplingTrainsOnMixedGroupsOnly) {
     if (!ds) {
       EXPECT_GT(zero_std_max, 0.0) << "no constant group without dynamic sampling";
     }
+  }
+}
+
+// popo/neg_logp_delta under NSR, whose loss at one update per batch is (1/N) sum over the
+// negatives of l(a) (advantage -1 on every negative, seq-mean-token-mean): when every negative is
+// in the sample, Adam's first step moves against that gradient, so the negatives' mean l(a)
+// falls. popo.neg_logp_rollouts sets the sample size (5 here) and 0 turns the metric off; it is
+// measured on steps 1, 1 + kl_every, ...
+TEST(Trainer, NegLogpDeltaFollowsTheUpdateAndItsKeys) {
+  auto run = [](const std::string& name, int64_t sample, int64_t kl_every, int64_t steps) {
+    RunConfig cfg = small_config(fresh_dir(name));
+    cfg.algo.name = Algorithm::kNsr;
+    cfg.trainer.optim.steps = steps;
+    cfg.data.heldout_size = 8;
+    cfg.run.plots = false;
+    cfg.algo.popo.kl_every = kl_every;
+    cfg.algo.popo.neg_logp_rollouts = sample;
+    return run_training(cfg, quiet()).run_dir;
+  };
+  const std::string all = run("neg_all", 1000, 1, 1);
+  const auto delta = metric_column(all, "popo/neg_logp_delta");
+  const auto count = metric_column(all, "popo/neg_logp_rollouts");
+  ASSERT_EQ(delta.size(), 1u);
+  EXPECT_LT(delta[0], 0.0);
+  EXPECT_GT(count[0], 5.0);  // every negative of 64 rollouts (the base model is right ~40%)
+  const std::string five = run("neg_five", 5, 2, 3);
+  const auto rows = read_metrics(five + "/metrics.jsonl");
+  std::vector<int64_t> measured;
+  for (const auto& r : rows) {
+    if (r.contains("popo/neg_logp_delta")) {
+      measured.push_back(r.at("step").get<int64_t>());
+      EXPECT_EQ(r.at("popo/neg_logp_rollouts").get<double>(), 5.0);
+    }
+  }
+  EXPECT_EQ(measured, (std::vector<int64_t>{1, 3}));
+  EXPECT_TRUE(metric_column(run("neg_off", 0, 1, 1), "popo/neg_logp_delta").empty());
+}
+
+// The final evaluation's pass@k curve comes from its k samples per problem: pass@1 is their mean
+// accuracy, pass@k the share of problems with a correct sample, and pass@2 the unbiased
+// estimator 1 - C(4-c, 2) / C(4, 2) over the per-problem counts c of the samples JSONL.
+TEST(Trainer, FinalEvalLogsThePassAtKCurve) {
+  RunConfig cfg = small_config(fresh_dir("pass_curve"));
+  cfg.trainer.optim.steps = 1;
+  cfg.trainer.eval_samples = 4;
+  cfg.data.heldout_size = 12;
+  cfg.run.plots = false;
+  const TrainResult r = run_training(cfg, quiet());
+  const auto rows = read_metrics(r.run_dir + "/metrics.jsonl");
+  const nlohmann::json& last = rows.back();
+  std::map<std::string, int> c;
+  std::ifstream in(r.run_dir + "/eval/eval_step-000001-k4.jsonl");
+  ASSERT_TRUE(in.good());
+  for (std::string line; std::getline(in, line);) {
+    const auto j = nlohmann::json::parse(line);
+    c[j.at("id").get<std::string>()] += j.at("correct").get<bool>() ? 1 : 0;
+  }
+  ASSERT_EQ(c.size(), 12u);
+  double p1 = 0, p2 = 0, p4 = 0;
+  for (const auto& [id, n] : c) {
+    p1 += n / 4.0 / 12;
+    p2 += (1.0 - (4 - n) * (3 - n) / 2.0 / 6.0) / 12;  // C(4-c, 2) / C(4, 2); 0 for c >= 3
+    p4 += (n > 0 ? 1.0 : 0.0) / 12;
+  }
+  EXPECT_NEAR(last.at("heldout/pass_at_1").get<double>(), p1, 1e-12);
+  EXPECT_NEAR(last.at("heldout/pass_at_2").get<double>(), p2, 1e-12);
+  EXPECT_NEAR(last.at("heldout/pass_at_4").get<double>(), p4, 1e-12);
+  EXPECT_FALSE(last.contains("heldout/pass_at_8"));
+  ASSERT_EQ(r.pass_curve.size(), 3u);
+  EXPECT_EQ(r.pass_curve[2].first, 4);
+  EXPECT_NEAR(r.pass_curve[1].second, p2, 1e-12);
+}
+
+// A short comparison: 2 methods x 2 seeds after a 2-point learning-rate sweep. Checks what each
+// run trained with (its config.resolved.yaml), that the seeds differ, that the sweep's
+// validation problems are not held-out problems, that the same command again trains nothing,
+// that an interrupted run resumes to the same numbers as an uninterrupted one, and that a
+// folder of another config is refused.
+TEST(Compare, SeedsSweepResumeOnATinyBudget) {
+  const std::string dir = fresh_dir("compare");
+  RunConfig base = small_config(dir);
+  base.trainer.optim.steps = 3;
+  base.trainer.eval_samples = 4;
+  base.data.heldout_size = 10;
+  base.trainer.save_every = 1;
+  base.run.plots = false;
+  CompareOptions o;
+  o.methods = {"popo", "grpo"};
+  o.seeds = 2;
+  o.lr_sweep = {1e-4, 3e-3};
+  o.sweep_steps = 2;
+  o.sweep_size = 12;
+  o.out = dir + "/cmp";
+  o.show_progress = o.log_info = false;
+  const CompareReport rep = run_compare(base, o);
+  EXPECT_FALSE(rep.interrupted);
+  EXPECT_EQ(rep.runs_trained, 8);
+  EXPECT_EQ(rep.runs_reused, 0);
+  ASSERT_EQ(rep.sweep.size(), 4u);
+  ASSERT_EQ(rep.runs.size(), 4u);
+  for (const std::string m : {"popo", "grpo"}) {
+    const double lr = pick_lr(rep.sweep, m);
+    EXPECT_EQ(rep.lr.at(m), lr);
+    for (int64_t seed : {0, 1}) {
+      RunConfig got = default_run_config();
+      load_yaml_file(o.out + "/" + m + "/seed-" + std::to_string(seed) + "/config.resolved.yaml", got);
+      EXPECT_EQ(got.trainer.optim.lr, lr) << m;
+      EXPECT_EQ(got.trainer.seed, seed) << m;
+      EXPECT_EQ(got.algo.name, m == "popo" ? Algorithm::kPopo : Algorithm::kGrpo);
+      EXPECT_EQ(got.trainer.optim.steps, 3);
+    }
+    RunConfig sw = default_run_config();
+    load_yaml_file(o.out + "/sweep/" + m + "/lr-0.003/config.resolved.yaml", sw);
+    EXPECT_EQ(sw.trainer.optim.steps, 2);
+    EXPECT_EQ(sw.data.heldout, "");
+  }
+  // Different seeds, different rollouts.
+  EXPECT_NE(metric_column(rep.runs[0].run_dir, "reward/mean"), metric_column(rep.runs[1].run_dir, "reward/mean"));
+  // The sweep's validation problems are training problems, none of them held out.
+  auto ids = [](const std::string& jsonl) {
+    std::set<std::string> out;
+    std::ifstream in(jsonl);
+    for (std::string line; std::getline(in, line);) out.insert(nlohmann::json::parse(line).at("id").get<std::string>());
+    return out;
+  };
+  const auto val = ids(o.out + "/sweep/popo/lr-0.0001/eval/eval_step-000000.jsonl");
+  const auto held = ids(rep.runs[0].run_dir + "/eval/eval_step-000000.jsonl");
+  EXPECT_EQ(val.size(), 12u);
+  EXPECT_EQ(held.size(), 10u);
+  for (const auto& id : val) EXPECT_FALSE(held.count(id)) << id;
+  // Every run's summary has the final pass@k curve and the neg_logp measurement of step 1.
+  for (const RunSummary& r : rep.runs) {
+    EXPECT_EQ(r.steps, 3);
+    ASSERT_EQ(r.pass_curve.size(), 3u) << r.run_dir;
+    EXPECT_EQ(r.neg_logp_steps, 1) << r.run_dir;
+  }
+  const std::string md = read_file(o.out + "/compare.md");
+  EXPECT_NE(md.find("| popo | 2 | "), std::string::npos) << md;
+  EXPECT_NE(md.find("## Learning-rate sweep"), std::string::npos) << md;
+  EXPECT_NE(md.find("| pass@1 | pass@2 | pass@4 |"), std::string::npos) << md;
+  for (const char* f : {"compare_curves.svg", "pass_at_k.svg", "neg_logp_delta.svg", "summary.json"})
+    EXPECT_TRUE(fs::exists(o.out + "/" + f)) << f;
+  EXPECT_NE(read_file(o.out + "/compare_curves.svg").find("class=\"band\""), std::string::npos);
+
+  // The same command again: nothing trained, the same table.
+  const CompareReport again = run_compare(base, o);
+  EXPECT_EQ(again.runs_trained, 0);
+  EXPECT_EQ(again.runs_reused, 8);
+  EXPECT_EQ(read_file(o.out + "/compare.md"), md);
+
+  // Interrupted after step 1 of its first run, then continued: the resumed run ends with the
+  // metrics of the uninterrupted one (the trainer's bitwise resume), one row per step.
+  CompareOptions cut = o;
+  cut.lr_sweep.clear();
+  cut.methods = {"grpo"};
+  cut.seeds = 1;
+  cut.out = dir + "/cut";
+  cut.stop_after_step = 1;
+  const CompareReport part = run_compare(base, cut);
+  EXPECT_TRUE(part.interrupted);
+  EXPECT_TRUE(part.runs.empty());
+  cut.stop_after_step = -1;
+  const CompareReport rest = run_compare(base, cut);
+  ASSERT_FALSE(rest.interrupted);
+  ASSERT_EQ(rest.runs.size(), 1u);
+  CompareOptions whole = cut;
+  whole.out = dir + "/whole";
+  const CompareReport ref = run_compare(base, whole);
+  EXPECT_EQ(metric_column(rest.runs[0].run_dir, "reward/mean"), metric_column(ref.runs[0].run_dir, "reward/mean"));
+  EXPECT_EQ(metric_column(rest.runs[0].run_dir, "grad_norm"), metric_column(ref.runs[0].run_dir, "grad_norm"));
+  EXPECT_EQ(rest.runs[0].final_heldout, ref.runs[0].final_heldout);
+  EXPECT_EQ(read_metrics(rest.runs[0].run_dir + "/metrics.jsonl").size(), 4u);  // steps 0..3
+
+  // Another config into the same folder is refused, naming the run folder.
+  RunConfig other = base;
+  other.trainer.optim.steps = 4;
+  try {
+    run_compare(other, cut);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("another config"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("grpo/seed-0"), std::string::npos) << e.what();
   }
 }
 
