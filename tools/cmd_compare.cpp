@@ -31,6 +31,7 @@ struct CompareCliOptions {
   std::string lr_sweep;
   int64_t sweep_steps = 0;
   int64_t sweep_size = 200;
+  bool sweep_only = false;
   std::string out;
   int64_t pass_k = 64;  // samples per held-out problem at each run's final eval
   std::vector<std::string> overrides;
@@ -67,6 +68,7 @@ void run_compare_command(const CompareCliOptions& c) {
   }
   o.sweep_steps = c.sweep_steps;
   o.sweep_size = c.sweep_size;
+  o.sweep_only = c.sweep_only;
   o.overrides = c.overrides;
   o.out = c.out;
   init_runtime(static_cast<int>(base.trainer.threads));
@@ -110,6 +112,8 @@ const CommandRegistrar kRegistrar(
       app.add_option("--sweep-size", o->sweep_size,
                      "validation problems split off the training set for the sweep")
           ->capture_default_str();
+      app.add_flag("--sweep-only", o->sweep_only,
+                   "run the learning-rate sweep and stop (the same command without it reuses it)");
       app.add_option("--out", o->out,
                      "comparison folder (default: <run.dir>/compare-<hash of the command>)");
       app.add_option("--pass-k", o->pass_k, "k sampled answers per held-out problem at the final "

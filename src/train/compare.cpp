@@ -544,6 +544,7 @@ CompareReport run_compare(const RunConfig& base_in, const CompareOptions& o) {
   };
   // Validate every config before the first run starts.
   for (const std::string& m : o.methods) validate_run_config(method_config(m));
+  POPO_CHECK(!o.sweep_only || !o.lr_sweep.empty(), "--sweep-only needs --lr-sweep");
   if (!o.lr_sweep.empty()) {
     POPO_CHECK(o.sweep_size >= 1, "--sweep-size: must be >= 1, got ", o.sweep_size);
     for (const std::string& m : sweep_methods) {
@@ -553,7 +554,7 @@ CompareReport run_compare(const RunConfig& base_in, const CompareOptions& o) {
   fs::create_directories(rep.out);
 
   const int64_t total = static_cast<int64_t>(sweep_methods.size() * o.lr_sweep.size()) +
-                        static_cast<int64_t>(o.methods.size()) * o.seeds;
+                        (o.sweep_only ? 0 : static_cast<int64_t>(o.methods.size()) * o.seeds);
   int64_t index = 0;
   auto run_one = [&](const RunConfig& c, const std::string& what) {
     ++index;
@@ -585,13 +586,19 @@ CompareReport run_compare(const RunConfig& base_in, const CompareOptions& o) {
     }
     if (!stopped && !o.lr_sweep.empty()) rep.lr[m] = pick_lr(rep.sweep, m);
   }
+  // Seed-major order (every method's seed s before any method's seed s + 1), so that an
+  // interrupted grid has compared every method on the seeds it finished.
+  std::vector<RunConfig> method_cfgs;
   for (const std::string& m : o.methods) {
-    if (stopped) break;
     RunConfig mc = method_config(m);
-    if (!o.lr_sweep.empty()) mc.trainer.optim.lr = rep.lr.at(compare_sweep_method(m));
+    if (!o.lr_sweep.empty() && !stopped) mc.trainer.optim.lr = rep.lr.at(compare_sweep_method(m));
     rep.lr[m] = mc.trainer.optim.lr;
-    for (int64_t i = 0; i < o.seeds && !stopped; ++i) {
-      RunConfig c = mc;
+    method_cfgs.push_back(mc);
+  }
+  for (int64_t i = 0; i < o.seeds && !stopped && !o.sweep_only; ++i) {
+    for (size_t mi = 0; mi < o.methods.size() && !stopped; ++mi) {
+      const std::string& m = o.methods[mi];
+      RunConfig c = method_cfgs[mi];
       c.trainer.seed = base.trainer.seed + i;
       c.run.dir = path_join(rep.out, m);
       c.run.name = seed_dir_name(c.trainer.seed);

@@ -112,6 +112,7 @@ struct CompareOptions {
   std::vector<double> lr_sweep;        // learning rates to sweep (empty: every method at trainer.lr)
   int64_t sweep_steps = 0;             // steps of a sweep run (0: half of trainer.steps)
   int64_t sweep_size = 200;            // validation problems split off the training set
+  bool sweep_only = false;             // run the sweep and stop (its table in compare.md)
   std::vector<std::string> overrides;  // key=value for every run, applied after the method's
   std::string out;                     // comparison folder ("" = default_compare_dir)
   const std::atomic<bool>* stop = nullptr;  // set: stop between (or inside) runs, keep what is done
@@ -124,7 +125,7 @@ struct CompareReport {
   std::string out;                      // the comparison folder
   std::vector<SweepPoint> sweep;        // every sweep run
   std::map<std::string, double> lr;     // the learning rate of each method's runs
-  std::vector<RunSummary> runs;         // every finished run, methods then seeds
+  std::vector<RunSummary> runs;         // every finished run, seed-major (all methods' first seed first)
   int64_t runs_trained = 0;             // runs trained (or resumed) by this call
   int64_t runs_reused = 0;              // finished runs found in the folder and reused
   bool interrupted = false;             // the stop flag ended it early
@@ -135,7 +136,8 @@ struct CompareReport {
 // sweep), so the same command finds its own folder again.
 std::string default_compare_dir(const RunConfig& base, const CompareOptions& options);
 
-// Runs the comparison: the sweep (when options.lr_sweep is set), then every method and seed;
+// Runs the comparison: the sweep (when options.lr_sweep is set), then every seed of every method
+// (seed-major);
 // runs already finished in the folder with the same config are reused, a run with a checkpoint
 // but no result is resumed, and a folder of a different config is an error (popo::Error naming
 // the folder). Every method's config is validated before the first run. Writes compare.md,

@@ -551,10 +551,18 @@ TEST(Compare, SeedsSweepResumeOnATinyBudget) {
   o.sweep_size = 12;
   o.out = dir + "/cmp";
   o.show_progress = o.log_info = false;
+  // The sweep alone first; the full command then reuses it.
+  CompareOptions sweep_only = o;
+  sweep_only.sweep_only = true;
+  const CompareReport sw = run_compare(base, sweep_only);
+  EXPECT_EQ(sw.runs_trained, 4);
+  EXPECT_EQ(sw.sweep.size(), 4u);
+  EXPECT_TRUE(sw.runs.empty());
+  EXPECT_FALSE(fs::exists(o.out + "/popo"));
   const CompareReport rep = run_compare(base, o);
   EXPECT_FALSE(rep.interrupted);
-  EXPECT_EQ(rep.runs_trained, 8);
-  EXPECT_EQ(rep.runs_reused, 0);
+  EXPECT_EQ(rep.runs_trained, 4);
+  EXPECT_EQ(rep.runs_reused, 4);
   ASSERT_EQ(rep.sweep.size(), 4u);
   ASSERT_EQ(rep.runs.size(), 4u);
   for (const std::string m : {"popo", "grpo"}) {
@@ -573,8 +581,12 @@ TEST(Compare, SeedsSweepResumeOnATinyBudget) {
     EXPECT_EQ(sw.trainer.optim.steps, 2);
     EXPECT_EQ(sw.data.heldout, "");
   }
-  // Different seeds, different rollouts.
-  EXPECT_NE(metric_column(rep.runs[0].run_dir, "reward/mean"), metric_column(rep.runs[1].run_dir, "reward/mean"));
+  // Seed-major order; different seeds, different rollouts.
+  ASSERT_EQ(rep.runs[0].method, "popo");
+  ASSERT_EQ(rep.runs[1].method, "grpo");
+  ASSERT_EQ(rep.runs[2].method, "popo");
+  EXPECT_EQ(rep.runs[2].seed, 1);
+  EXPECT_NE(metric_column(rep.runs[0].run_dir, "reward/mean"), metric_column(rep.runs[2].run_dir, "reward/mean"));
   // The sweep's validation problems are training problems, none of them held out.
   auto ids = [](const std::string& jsonl) {
     std::set<std::string> out;
