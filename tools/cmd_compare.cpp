@@ -3,7 +3,8 @@
 // K seeds (optionally each at its own learning rate from a short sweep on a validation split),
 // then writes the tables (mean ± sd over seeds) and plots of train/compare.h. The same command
 // run again continues an interrupted comparison: finished runs are reused, the interrupted one
-// resumes from its last checkpoint.
+// resumes from its last checkpoint; `--report` trains nothing and writes the tables of what is
+// finished.
 // Each method is the base config plus the overrides of compare_method_overrides(), which equal
 // configs/<method>.yaml (a test checks it).
 #include <CLI/CLI.hpp>
@@ -32,6 +33,7 @@ struct CompareCliOptions {
   int64_t sweep_steps = 0;
   int64_t sweep_size = 200;
   bool sweep_only = false;
+  bool report = false;
   std::string out;
   int64_t pass_k = 64;  // samples per held-out problem at each run's final eval
   std::vector<std::string> overrides;
@@ -69,6 +71,7 @@ void run_compare_command(const CompareCliOptions& c) {
   o.sweep_steps = c.sweep_steps;
   o.sweep_size = c.sweep_size;
   o.sweep_only = c.sweep_only;
+  o.report_only = c.report;
   o.overrides = c.overrides;
   o.out = c.out;
   init_runtime(static_cast<int>(base.trainer.threads));
@@ -82,6 +85,7 @@ void run_compare_command(const CompareCliOptions& c) {
   LOG_INFO("compare: folder ", o.out, " (the same command continues it)");
   const CompareReport rep = run_compare(base, o);
   std::cout << read_file(path_join(rep.out, "compare.md"));
+  if (rep.runs_missing > 0) std::printf("\n%lld runs of the plan are not finished yet\n", static_cast<long long>(rep.runs_missing));
   std::printf("\n%lld runs trained, %lld reused%s\nwritten: %s/{compare.md, compare_curves.svg, "
               "pass_at_k.svg, neg_logp_delta.svg, summary.json}\n",
               static_cast<long long>(rep.runs_trained), static_cast<long long>(rep.runs_reused),
@@ -114,6 +118,9 @@ const CommandRegistrar kRegistrar(
           ->capture_default_str();
       app.add_flag("--sweep-only", o->sweep_only,
                    "run the learning-rate sweep and stop (the same command without it reuses it)");
+      app.add_flag("--report", o->report,
+                   "train nothing: write the tables and plots of the runs finished so far (e.g. "
+                   "while the same command runs elsewhere)");
       app.add_option("--out", o->out,
                      "comparison folder (default: <run.dir>/compare-<hash of the command>)");
       app.add_option("--pass-k", o->pass_k, "k sampled answers per held-out problem at the final "

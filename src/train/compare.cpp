@@ -556,9 +556,14 @@ CompareReport run_compare(const RunConfig& base_in, const CompareOptions& o) {
   const int64_t total = static_cast<int64_t>(sweep_methods.size() * o.lr_sweep.size()) +
                         (o.sweep_only ? 0 : static_cast<int64_t>(o.methods.size()) * o.seeds);
   int64_t index = 0;
+  enum class Outcome { kFinished, kMissing, kStopped };
   auto run_one = [&](const RunConfig& c, const std::string& what) {
     ++index;
-    if (o.stop && o.stop->load()) return false;
+    if (o.stop && o.stop->load()) return Outcome::kStopped;
+    if (o.report_only && !path_exists(path_join(path_join(c.run.dir, c.run.name), kDoneFile))) {
+      ++rep.runs_missing;  // --report trains nothing
+      return Outcome::kMissing;
+    }
     bool reused = false;
     if (o.log_info) LOG_INFO("compare: run ", index, "/", total, ": ", what);
     const bool finished = train_or_reuse(c, o, &reused);
@@ -568,44 +573,57 @@ CompareReport run_compare(const RunConfig& base_in, const CompareOptions& o) {
     } else {
       ++rep.runs_trained;
     }
-    return finished;
+    return finished ? Outcome::kFinished : Outcome::kStopped;
   };
 
   bool stopped = false;
+  std::set<std::string> unswept;  // --report: methods whose sweep is not finished
   for (const std::string& m : sweep_methods) {
     for (double lr : o.lr_sweep) {
       if (stopped) break;
       const RunConfig c = sweep_config(m, lr);
-      if (!run_one(c, "sweep " + m + " lr " + lr_text(lr))) {
+      const Outcome out = run_one(c, "sweep " + m + " lr " + lr_text(lr));
+      if (out == Outcome::kStopped) {
         stopped = true;
         break;
+      }
+      if (out == Outcome::kMissing) {
+        unswept.insert(m);
+        continue;
       }
       const std::string dir = path_join(c.run.dir, c.run.name);
       const RunSummary s = summarize_run_metrics(path_join(dir, "metrics.jsonl"));
       rep.sweep.push_back(SweepPoint{m, lr, s.final_heldout, dir});
     }
-    if (!stopped && !o.lr_sweep.empty()) rep.lr[m] = pick_lr(rep.sweep, m);
+    if (!stopped && !o.lr_sweep.empty() && !unswept.count(m)) rep.lr[m] = pick_lr(rep.sweep, m);
   }
   // Seed-major order (every method's seed s before any method's seed s + 1), so that an
   // interrupted grid has compared every method on the seeds it finished.
   std::vector<RunConfig> method_cfgs;
   for (const std::string& m : o.methods) {
     RunConfig mc = method_config(m);
-    if (!o.lr_sweep.empty() && !stopped) mc.trainer.optim.lr = rep.lr.at(compare_sweep_method(m));
+    if (!o.lr_sweep.empty() && !stopped && !unswept.count(compare_sweep_method(m)))
+      mc.trainer.optim.lr = rep.lr.at(compare_sweep_method(m));
     rep.lr[m] = mc.trainer.optim.lr;
     method_cfgs.push_back(mc);
   }
   for (int64_t i = 0; i < o.seeds && !stopped && !o.sweep_only; ++i) {
     for (size_t mi = 0; mi < o.methods.size() && !stopped; ++mi) {
       const std::string& m = o.methods[mi];
+      if (unswept.count(compare_sweep_method(m))) {  // --report: its lr is not known yet
+        ++rep.runs_missing;
+        continue;
+      }
       RunConfig c = method_cfgs[mi];
       c.trainer.seed = base.trainer.seed + i;
       c.run.dir = path_join(rep.out, m);
       c.run.name = seed_dir_name(c.trainer.seed);
-      if (!run_one(c, m + " seed " + std::to_string(c.trainer.seed) + " lr " + lr_text(c.trainer.optim.lr))) {
+      const Outcome out = run_one(c, m + " seed " + std::to_string(c.trainer.seed) + " lr " + lr_text(c.trainer.optim.lr));
+      if (out == Outcome::kStopped) {
         stopped = true;
         break;
       }
+      if (out == Outcome::kMissing) continue;
       const std::string dir = path_join(c.run.dir, c.run.name);
       RunSummary s = summarize_run_metrics(path_join(dir, "metrics.jsonl"));
       s.method = m;
@@ -621,6 +639,7 @@ CompareReport run_compare(const RunConfig& base_in, const CompareOptions& o) {
   std::ostringstream md;
   md << "# popo compare\n\n" << rep.runs.size() << " finished runs of " << o.methods.size()
      << " methods x " << o.seeds << " seeds" << (stopped ? " (interrupted: rerun the same command to continue)" : "")
+     << (rep.runs_missing > 0 ? " (--report: " + std::to_string(rep.runs_missing) + " runs not finished yet)" : std::string())
      << ". Mean ± sample standard deviation over seeds; ** marks a difference from the first "
         "method larger than two standard errors.\n\n"
      << compare_table_markdown(rep.runs);
@@ -635,7 +654,7 @@ CompareReport run_compare(const RunConfig& base_in, const CompareOptions& o) {
   write_file_atomic(path_join(rep.out, "compare.md"), md.str());
   write_compare_plots(rep.runs, rep.out);
   nlohmann::json j = {{"runs", nlohmann::json::array()}, {"sweep", nlohmann::json::array()},
-                      {"interrupted", stopped}};
+                      {"interrupted", stopped}, {"runs_missing", rep.runs_missing}};
   for (const RunSummary& r : rep.runs) j["runs"].push_back(summary_json(r));
   for (const SweepPoint& p : rep.sweep)
     j["sweep"].push_back({{"method", p.method}, {"lr", p.lr}, {"score", p.score}, {"run_dir", p.run_dir}});

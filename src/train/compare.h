@@ -113,6 +113,7 @@ struct CompareOptions {
   int64_t sweep_steps = 0;             // steps of a sweep run (0: half of trainer.steps)
   int64_t sweep_size = 200;            // validation problems split off the training set
   bool sweep_only = false;             // run the sweep and stop (its table in compare.md)
+  bool report_only = false;            // train nothing: the tables of the runs finished so far
   std::vector<std::string> overrides;  // key=value for every run, applied after the method's
   std::string out;                     // comparison folder ("" = default_compare_dir)
   const std::atomic<bool>* stop = nullptr;  // set: stop between (or inside) runs, keep what is done
@@ -128,6 +129,7 @@ struct CompareReport {
   std::vector<RunSummary> runs;         // every finished run, seed-major (all methods' first seed first)
   int64_t runs_trained = 0;             // runs trained (or resumed) by this call
   int64_t runs_reused = 0;              // finished runs found in the folder and reused
+  int64_t runs_missing = 0;             // report_only: runs of the plan not finished yet
   bool interrupted = false;             // the stop flag ended it early
 };
 

@@ -559,6 +559,15 @@ TEST(Compare, SeedsSweepResumeOnATinyBudget) {
   EXPECT_EQ(sw.sweep.size(), 4u);
   EXPECT_TRUE(sw.runs.empty());
   EXPECT_FALSE(fs::exists(o.out + "/popo"));
+  // --report trains nothing: the sweep is there, the 4 runs are missing.
+  CompareOptions report = o;
+  report.report_only = true;
+  const CompareReport r0 = run_compare(base, report);
+  EXPECT_EQ(r0.runs_trained, 0);
+  EXPECT_EQ(r0.runs_missing, 4);
+  EXPECT_EQ(r0.sweep.size(), 4u);
+  EXPECT_TRUE(r0.runs.empty());
+  EXPECT_FALSE(fs::exists(o.out + "/popo"));
   const CompareReport rep = run_compare(base, o);
   EXPECT_FALSE(rep.interrupted);
   EXPECT_EQ(rep.runs_trained, 4);
@@ -630,6 +639,12 @@ TEST(Compare, SeedsSweepResumeOnATinyBudget) {
   const CompareReport part = run_compare(base, cut);
   EXPECT_TRUE(part.interrupted);
   EXPECT_TRUE(part.runs.empty());
+  cut.report_only = true;  // the stopped run is not finished: reported missing, not resumed
+  const CompareReport seen = run_compare(base, cut);
+  EXPECT_EQ(seen.runs_missing, 1);
+  EXPECT_EQ(seen.runs_trained, 0);
+  EXPECT_EQ(read_metrics(dir + "/cut/grpo/seed-0/metrics.jsonl").size(), 2u);  // steps 0, 1
+  cut.report_only = false;
   cut.stop_after_step = -1;
   const CompareReport rest = run_compare(base, cut);
   ASSERT_FALSE(rest.interrupted);
