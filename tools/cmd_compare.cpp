@@ -17,7 +17,6 @@
 #include "core/config.h"
 #include "core/error.h"
 #include "core/io.h"
-#include "core/log.h"
 #include "train/compare.h"
 #include "tools/command.h"
 #include "tools/signal_stop.h"
@@ -77,12 +76,6 @@ void run_compare_command(const CompareCliOptions& c) {
   init_runtime(static_cast<int>(base.trainer.threads));
   ScopedStopOnSignal stop_on_sigint;
   o.stop = &stop_on_sigint.flag();
-  {
-    RunConfig b = base;
-    apply_overrides(b, o.overrides);
-    if (o.out.empty()) o.out = default_compare_dir(b, o);
-  }
-  LOG_INFO("compare: folder ", o.out, " (the same command continues it)");
   const CompareReport rep = run_compare(base, o);
   std::cout << read_file(path_join(rep.out, "compare.md"));
   if (rep.runs_missing > 0) std::printf("\n%lld runs of the plan are not finished yet\n", static_cast<long long>(rep.runs_missing));

@@ -24,6 +24,13 @@ double pass_at_k(int n, int c, int k) {
   return 1.0 - miss;
 }
 
+double mean_pass_at_k(const std::vector<int>& correct_per_problem, int n, int k) {
+  if (correct_per_problem.empty()) return 0.0;
+  double sum = 0;
+  for (int c : correct_per_problem) sum += pass_at_k(n, c, k);
+  return sum / static_cast<double>(correct_per_problem.size());
+}
+
 EvalOptions resolve_eval_options(const EvalOptions& options) {
   EvalOptions o = options;
   POPO_CHECK(o.samples >= 1, "eval: samples (K) must be >= 1, got ", o.samples);
@@ -95,10 +102,9 @@ EvalResult summarize_samples(const std::string& name, int num_problems, int k,
   for (int i = 0; i < num_problems; ++i) {
     POPO_CHECK(seen[i] == k, "eval '", name, "': problem ", i, " has ", seen[i],
                " samples, expected K=", k);
-    r.pass_at_k += pass_at_k(k, r.correct_per_problem[i], k);
   }
   const double n = static_cast<double>(r.responses);
-  r.pass_at_k /= num_problems;
+  r.pass_at_k = mean_pass_at_k(r.correct_per_problem, k, k);
   r.avg_at_k = r.correct / n;
   r.mean_response_tokens = tokens / n;
   r.no_answer_share = r.no_answer / n;

@@ -78,6 +78,10 @@ struct EvalResult {
 // popo::Error unless 0 <= c <= n and 1 <= k <= n.
 double pass_at_k(int n, int c, int k);
 
+// Returns the mean over problems of pass_at_k(n, c_i, k) for the correct counts c_i of n samples
+// each (0 for no problem). Throws popo::Error as pass_at_k does.
+double mean_pass_at_k(const std::vector<int>& correct_per_problem, int n, int k);
+
 // Returns options with temperature / top_p resolved to the Qwen2.5-Math defaults where left
 // unset (< 0 / <= 0). Throws popo::Error for samples < 1 or an unknown template name.
 EvalOptions resolve_eval_options(const EvalOptions& options);

@@ -81,7 +81,8 @@ struct PopoConfig {
   double momentum_adapt_factor = 2.0;  // adaptive: (1-tau) is divided/multiplied by this; default 2; 1 = fixed
   double momentum_min = 0.9;          // adaptive: lower clamp of tau; default 0.9
   double momentum_max = 0.9999;       // adaptive: upper clamp of tau; default 0.9999
-  int64_t kl_every = 10;              // measure popo/kl_to_siamese every N steps; default 10; 0 never
+  int64_t kl_every = 10;              // measure popo/kl_to_siamese (and popo/neg_logp_delta) every
+                                      // N steps; default 10; 0 never
   int64_t neg_logp_rollouts = 64;     // negative rollouts of popo/neg_logp_delta, measured every
                                       // kl_every steps for any algorithm; 0 = off
 
@@ -101,7 +102,7 @@ struct PopoConfig {
     v("momentum_adapt_factor", momentum_adapt_factor, "adaptive law: factor on (1 - tau) (2)");
     v("momentum_min", momentum_min, "adaptive law: lower clamp of tau (default 0.9)");
     v("momentum_max", momentum_max, "adaptive law: upper clamp of tau (default 0.9999)");
-    v("kl_every", kl_every, "measure popo/kl_to_siamese every N steps (default 10; 0 never)");
+    v("kl_every", kl_every, "measure popo/kl_to_siamese and popo/neg_logp_delta every N steps (default 10; 0 never)");
     v("neg_logp_rollouts", neg_logp_rollouts, "negative rollouts whose log-prob change popo/neg_logp_delta measures every kl_every steps (64; 0 off)");
   }
 };

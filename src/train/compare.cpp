@@ -128,31 +128,30 @@ int64_t largest_k(const std::vector<const RunSummary*>& runs) {
 
 // ---- plots ------------------------------------------------------------------------------------
 
-// Returns the series of the mean over runs of metric key at each step that every run that has
-// the key logged, with a band of one standard deviation when there are several runs.
-Series mean_band_series(const std::vector<const RunSummary*>& runs, const std::string& key,
+// Appends the point (x, mean) to s, with the band mean -/+ sd when band.
+void add_mean_point(Series* s, double x, const MeanSd& m, bool band) {
+  s->x.push_back(x);
+  s->y.push_back(m.mean);
+  if (band) {
+    s->lo.push_back(m.mean - m.sd);
+    s->hi.push_back(m.mean + m.sd);
+  }
+}
+
+// Returns the series of the mean over runs (the metrics rows of each) of metric key at each step
+// that any run logged it, with a band of one standard deviation when there are several runs.
+Series mean_band_series(const std::vector<std::vector<nlohmann::json>>& runs, const std::string& key,
                         const std::string& name) {
   std::map<double, std::vector<double>> at;
-  for (const RunSummary* r : runs) {
-    const std::string path = path_join(r->run_dir, "metrics.jsonl");
-    if (!path_exists(path)) continue;
-    for (const nlohmann::json& row : read_metrics(path)) {
+  for (const auto& rows : runs) {
+    for (const nlohmann::json& row : rows) {
       if (!row.contains(key) || !row.at(key).is_number() || !row.contains("step")) continue;
       at[row.at("step").get<double>()].push_back(row.at(key).get<double>());
     }
   }
   Series s;
   s.name = runs.size() > 1 ? name + " (" + std::to_string(runs.size()) + " seeds)" : name;
-  const bool band = runs.size() > 1;
-  for (const auto& [step, values] : at) {
-    const MeanSd m = mean_sd(values);
-    s.x.push_back(step);
-    s.y.push_back(m.mean);
-    if (band) {
-      s.lo.push_back(m.mean - m.sd);
-      s.hi.push_back(m.mean + m.sd);
-    }
-  }
+  for (const auto& [step, values] : at) add_mean_point(&s, step, mean_sd(values), runs.size() > 1);
   return s;
 }
 
@@ -164,9 +163,14 @@ void write_compare_plots(const std::vector<RunSummary>& runs, const std::string&
                "popo/neg_logp_delta (nats/token)", {}};
   PlotSpec pass{"pass@k at the end of training (unbiased estimator)", "log2 k", "pass@k", {}};
   for (const auto& [method, rs] : groups) {
-    acc.series.push_back(mean_band_series(rs, "heldout/accuracy", method));
-    reward.series.push_back(mean_band_series(rs, "reward/mean", method));
-    Series n = mean_band_series(rs, "popo/neg_logp_delta", method);
+    std::vector<std::vector<nlohmann::json>> rows;  // each run's metrics, read once
+    for (const RunSummary* r : rs) {
+      const std::string path = path_join(r->run_dir, "metrics.jsonl");
+      if (path_exists(path)) rows.push_back(read_metrics(path));
+    }
+    acc.series.push_back(mean_band_series(rows, "heldout/accuracy", method));
+    reward.series.push_back(mean_band_series(rows, "reward/mean", method));
+    Series n = mean_band_series(rows, "popo/neg_logp_delta", method);
     if (!n.x.empty()) neg.series.push_back(std::move(n));
     const int64_t kmax = largest_k(rs);
     if (kmax > 1) {
@@ -174,13 +178,7 @@ void write_compare_plots(const std::vector<RunSummary>& runs, const std::string&
       p.name = method;
       for (int64_t k = 1; k <= kmax; k *= 2) {
         const MeanSd m = over(rs, [k](const RunSummary& r) { return pass_at(r, k); });
-        if (m.n == 0) continue;
-        p.x.push_back(std::log2(static_cast<double>(k)));
-        p.y.push_back(m.mean);
-        if (rs.size() > 1) {
-          p.lo.push_back(m.mean - m.sd);
-          p.hi.push_back(m.mean + m.sd);
-        }
+        if (m.n > 0) add_mean_point(&p, std::log2(static_cast<double>(k)), m, rs.size() > 1);
       }
       // A band needs one value per point; drop it if a run lacked some k.
       if (p.lo.size() != p.x.size()) p.lo.clear(), p.hi.clear();
@@ -511,6 +509,7 @@ CompareReport run_compare(const RunConfig& base_in, const CompareOptions& o) {
   apply_overrides(base, o.overrides);
   CompareReport rep;
   rep.out = o.out.empty() ? default_compare_dir(base, o) : o.out;
+  if (o.log_info) LOG_INFO("compare: folder ", rep.out, " (the same command continues it)");
   const std::string cache = base.run.cache_dir.empty() ? path_join(base.run.dir, ".cache") : base.run.cache_dir;
 
   // The config of a method: the base, the method's switches, then the command line again (it

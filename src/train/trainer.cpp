@@ -326,9 +326,7 @@ void Trainer::evaluate_heldout(int64_t step, bool final_eval, nlohmann::json* ro
     // The pass@k curve from the same k samples: the unbiased estimator at j = 1, 2, 4, ... and k.
     result_.pass_curve.clear();
     for (int j = 1;; j = std::min(2 * j, k)) {
-      double p = 0;
-      for (int c : last.correct_per_problem) p += pass_at_k(k, c, j);
-      p /= static_cast<double>(std::max<size_t>(last.correct_per_problem.size(), 1));
+      const double p = mean_pass_at_k(last.correct_per_problem, k, j);
       (*row)["heldout/pass_at_" + std::to_string(j)] = p;
       result_.pass_curve.emplace_back(j, p);
       if (j == k) break;
