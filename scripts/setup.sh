@@ -15,6 +15,7 @@ PACKAGES=(
   nlohmann-json3-dev libyaml-cpp-dev libcli11-dev
   libpcre2-dev libutf8proc-dev libginac-dev
   libgtest-dev libgmock-dev libbenchmark-dev libgloo-dev
+  clang-14 libclang-rt-14-dev libfuzzer-14-dev  # the sanitizer + fuzzing build (scripts/build-sanitize.sh)
   python3-torch                               # only for the Python baselines in bench/
 )
 

@@ -1,5 +1,9 @@
 #include "core/metrics.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <cmath>
 #include <cstring>
@@ -17,7 +21,7 @@ std::vector<nlohmann::json> read_rows(const std::string& path, std::vector<std::
 MetricsWriter::MetricsWriter(std::string path) : path_(std::move(path)) { open_append(); }
 
 MetricsWriter::~MetricsWriter() {
-  if (file_) std::fclose(file_);
+  if (fd_ >= 0) ::close(fd_);
 }
 
 void MetricsWriter::open_append() {
@@ -27,9 +31,11 @@ void MetricsWriter::open_append() {
     std::filesystem::create_directories(parent, ec);
     POPO_CHECK(!ec, path_, ": cannot create folder ", parent.string(), " (", ec.message(), ")");
   }
-  file_ = std::fopen(path_.c_str(), "ab");
-  POPO_CHECK(file_ != nullptr, path_, ": cannot open metrics file for appending (",
-             std::strerror(errno), ")");
+  fd_ = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT, 0644);
+  POPO_CHECK(fd_ >= 0, path_, ": cannot open metrics file for appending (", std::strerror(errno), ")");
+  struct stat st {};
+  POPO_CHECK(::fstat(fd_, &st) == 0, path_, ": cannot stat (", std::strerror(errno), ")");
+  size_ = static_cast<long long>(st.st_size);
 }
 
 void MetricsWriter::write(int64_t step, const nlohmann::json& fields) {
@@ -46,14 +52,21 @@ void MetricsWriter::write(int64_t step, const nlohmann::json& fields) {
   else
     line += "}";
   line += "\n";
-  POPO_CHECK(
-      std::fwrite(line.data(), 1, line.size(), file_) == line.size() && std::fflush(file_) == 0,
-      path_, ": write failed (", std::strerror(errno), ")");
+  try {
+    write_all(fd_, line.data(), line.size(), path_);
+  } catch (const Error& e) {
+    // Cut a partial row off again, so the rows already written stay a valid JSONL file.
+    if (::ftruncate(fd_, static_cast<off_t>(size_)) != 0) {
+      POPO_FAIL(e.what(), "; cutting the partial row off failed too (", std::strerror(errno), ")");
+    }
+    POPO_FAIL(e.what(), " (metrics row of step ", step, " not written; the earlier rows are intact)");
+  }
+  size_ += static_cast<long long>(line.size());
 }
 
 void MetricsWriter::truncate_after(int64_t step) {
-  std::fclose(file_);
-  file_ = nullptr;
+  ::close(fd_);
+  fd_ = -1;
   std::vector<std::string> lines;
   const std::vector<nlohmann::json> rows = read_rows(path_, &lines);
   std::string kept;

@@ -5,7 +5,6 @@
 #pragma once
 
 #include <cstdint>
-#include <cstdio>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -24,7 +23,9 @@ class MetricsWriter {
   MetricsWriter& operator=(const MetricsWriter&) = delete;
 
   // Appends {"step": step, <fields>} as one line and flushes it. fields must be a JSON object
-  // without a "step" key. Non-finite numbers are written as null (JSON has no NaN).
+  // without a "step" key. Non-finite numbers are written as null (JSON has no NaN). A failed
+  // write (a full disk) throws popo::Error naming the file, with the file cut back to its rows
+  // before this one: no torn line is left behind.
   void write(int64_t step, const nlohmann::json& fields);
 
   // Rewrites the file (atomically) keeping only rows whose "step" is <= step, so a run resumed
@@ -38,7 +39,8 @@ class MetricsWriter {
  private:
   void open_append();
   std::string path_;
-  std::FILE* file_ = nullptr;
+  int fd_ = -1;
+  long long size_ = 0;  // bytes of whole rows in the file
 };
 
 // Returns the rows of a metrics.jsonl in file order. A final line without a newline that is not

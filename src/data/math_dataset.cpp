@@ -51,9 +51,14 @@ std::string answer_text(const nlohmann::json& v) {
 
 std::vector<MathProblem> load_math_jsonl(const std::string& path, bool strict,
                                          LoadReport* report) {
+  return load_math_jsonl_text(read_file(path), path, strict, report);
+}
+
+std::vector<MathProblem> load_math_jsonl_text(const std::string& text, const std::string& path,
+                                              bool strict, LoadReport* report) {
   std::vector<MathProblem> out;
   LoadReport local;
-  for_each_jsonl(path, [&](const nlohmann::json& row, int line) {
+  for_each_jsonl_text(text, path, [&](const nlohmann::json& row, int line) {
     std::string why;
     if (!row.is_object()) {
       why = "row is not a JSON object";

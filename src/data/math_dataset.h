@@ -26,6 +26,9 @@ struct LoadReport {
 // popo::Error naming the file and line. A missing `id` becomes "<line number>". Bad JSON throws.
 std::vector<MathProblem> load_math_jsonl(const std::string& path, bool strict,
                                          LoadReport* report = nullptr);
+// The same over JSONL text in memory; origin names it in errors.
+std::vector<MathProblem> load_math_jsonl_text(const std::string& text, const std::string& origin,
+                                              bool strict, LoadReport* report = nullptr);
 
 // Returns the registered benchmark names: aime2025, aime2024, amc23, math500, minerva,
 // olympiadbench, gsm8k.

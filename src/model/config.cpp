@@ -136,7 +136,7 @@ ModelConfig ModelConfig::from_file(const std::string& path) {
   json j;
   try {
     j = json::parse(read_file(path));
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {
     POPO_FAIL(path, ": not valid JSON (", e.what(), ")");
   }
   return from_json(j, path);

@@ -16,8 +16,6 @@ namespace {
 
 using nlohmann::json;
 
-constexpr uint64_t kMaxHeaderBytes = 100ull * 1024 * 1024;  // the format's own limit
-
 struct DtypeInfo {
   const char* name;
   c10::ScalarType type;
@@ -53,66 +51,18 @@ SafetensorsFile SafetensorsFile::open(const std::string& path) {
   std::ifstream in(path, std::ios::binary | std::ios::ate);
   POPO_CHECK(in.good(), path, ": cannot open safetensors file (", std::strerror(errno), ")");
   const uint64_t file_size = static_cast<uint64_t>(in.tellg());
-  POPO_CHECK(file_size >= 8, path, ": truncated safetensors file (", file_size,
-             " bytes; the 8-byte header length is missing)");
   in.seekg(0);
-  unsigned char len_bytes[8];
-  in.read(reinterpret_cast<char*>(len_bytes), 8);
-  uint64_t header_len = 0;
-  for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | len_bytes[i];
-  POPO_CHECK(header_len <= kMaxHeaderBytes && header_len <= file_size - 8, path,
-             ": corrupt or truncated safetensors header (header length ", header_len,
-             " bytes, file has ", file_size - 8, " bytes after the length field)");
+  char len_bytes[8] = {};
+  if (file_size >= 8) in.read(len_bytes, 8);
+  const uint64_t header_len = safetensors_header_length(std::string_view(len_bytes, file_size >= 8 ? 8 : 0),
+                                                        file_size, path);
   std::string header(header_len, '\0');
   in.read(header.data(), static_cast<std::streamsize>(header_len));
   POPO_CHECK(in.good(), path, ": cannot read the safetensors header");
-  json h;
-  try {
-    h = json::parse(header);
-  } catch (const json::parse_error& e) {
-    POPO_FAIL(path, ": corrupt safetensors header (not valid JSON: ", e.what(), ")");
-  }
-  POPO_CHECK(h.is_object(), path, ": corrupt safetensors header (expected a JSON object)");
-  f.data_start_ = 8 + header_len;
-  const uint64_t data_size = file_size - f.data_start_;
-  for (auto it = h.begin(); it != h.end(); ++it) {
-    if (it.key() == "__metadata__") {
-      if (it->is_object()) {
-        for (auto m = it->begin(); m != it->end(); ++m) {
-          if (m->is_string()) f.metadata_[m.key()] = m->get<std::string>();
-        }
-      }
-      continue;
-    }
-    const json& v = it.value();
-    POPO_CHECK(v.is_object() && v.contains("dtype") && v.contains("shape") && v.contains("data_offsets"),
-               path, ": corrupt safetensors header (entry '", it.key(),
-               "' lacks dtype, shape or data_offsets)");
-    SafetensorsEntry e;
-    try {
-      e.dtype = v.at("dtype").get<std::string>();
-      e.shape = v.at("shape").get<std::vector<int64_t>>();
-      auto off = v.at("data_offsets").get<std::vector<uint64_t>>();
-      POPO_CHECK(off.size() == 2, path, ": corrupt safetensors header (tensor '", it.key(),
-                 "' data_offsets must have 2 entries)");
-      e.begin = off[0];
-      e.end = off[1];
-    } catch (const json::exception& ex) {
-      POPO_FAIL(path, ": corrupt safetensors header (tensor '", it.key(), "': ", ex.what(), ")");
-    }
-    const auto type = scalar_type_of(e.dtype, path, it.key());
-    uint64_t numel = 1;
-    for (int64_t d : e.shape) {
-      POPO_CHECK(d >= 0, path, ": corrupt safetensors header (tensor '", it.key(), "' has a negative dimension)");
-      numel *= static_cast<uint64_t>(d);
-    }
-    const uint64_t nbytes = numel * c10::elementSize(type);
-    POPO_CHECK(e.begin <= e.end && e.end - e.begin == nbytes, path, ": corrupt safetensors header (tensor '",
-               it.key(), "' spans ", e.end - e.begin, " bytes, its dtype and shape need ", nbytes, ")");
-    POPO_CHECK(e.end <= data_size, path, ": truncated safetensors file (tensor '", it.key(), "' ends at byte ",
-               e.end, " of the data section, which has only ", data_size, " bytes)");
-    f.entries_[it.key()] = std::move(e);
-  }
+  SafetensorsHeader h = parse_safetensors_header(header, file_size, path);
+  f.data_start_ = h.data_start;
+  f.entries_ = std::move(h.entries);
+  f.metadata_ = std::move(h.metadata);
   return f;
 }
 
@@ -148,16 +98,9 @@ std::map<std::string, at::Tensor> read_safetensors(const std::string& path) {
 }
 
 namespace {
-// Returns the parsed weight_map of an index file.
-nlohmann::json read_weight_map(const std::string& index) {
-  json j;
-  try {
-    j = json::parse(read_file(index));
-  } catch (const json::parse_error& e) {
-    POPO_FAIL(index, ": not valid JSON (", e.what(), ")");
-  }
-  POPO_CHECK(j.contains("weight_map") && j.at("weight_map").is_object(), index, ": key 'weight_map' is missing");
-  return j.at("weight_map");
+// Returns the (tensor, shard) pairs of an index file.
+std::vector<std::pair<std::string, std::string>> read_weight_map(const std::string& index) {
+  return parse_safetensors_index(read_file(index), index);
 }
 }  // namespace
 
@@ -167,8 +110,8 @@ std::vector<std::string> safetensors_files(const std::string& dir) {
   if (path_exists(single)) return {single};
   POPO_CHECK(path_exists(index), dir, ": no model.safetensors or model.safetensors.index.json in the model folder");
   std::vector<std::string> files;
-  for (const auto& shard : read_weight_map(index)) {
-    const std::string f = path_join(dir, shard.get<std::string>());
+  for (const auto& [name, shard] : read_weight_map(index)) {
+    const std::string f = path_join(dir, shard);
     if (std::find(files.begin(), files.end(), f) == files.end()) files.push_back(f);
   }
   return files;
@@ -179,11 +122,8 @@ std::map<std::string, at::Tensor> read_safetensors_dir(const std::string& dir) {
   const std::string index = path_join(dir, "model.safetensors.index.json");
   if (path_exists(single)) return read_safetensors(single);
   POPO_CHECK(path_exists(index), dir, ": no model.safetensors or model.safetensors.index.json in the model folder");
-  const json weight_map = read_weight_map(index);
   std::map<std::string, std::vector<std::string>> by_shard;
-  for (auto it = weight_map.begin(); it != weight_map.end(); ++it) {
-    by_shard[it->get<std::string>()].push_back(it.key());
-  }
+  for (const auto& [name, shard] : read_weight_map(index)) by_shard[shard].push_back(name);
   std::map<std::string, at::Tensor> out;
   for (const auto& [shard, names] : by_shard) {
     SafetensorsFile f = SafetensorsFile::open(path_join(dir, shard));

@@ -6,6 +6,8 @@
 
 #include <ATen/core/Tensor.h>
 
+#include "core/safetensors_header.h"
+
 #include <cstdint>
 #include <map>
 #include <string>
@@ -14,11 +16,6 @@
 
 namespace popo {
 
-struct SafetensorsEntry {
-  std::string dtype;           // "F32" | "BF16" | "F16" | "F64" | "I64" | "I32" | "I16" | "I8" | "U8" | "BOOL"
-  std::vector<int64_t> shape;
-  uint64_t begin = 0, end = 0; // byte offsets into the data section
-};
 
 // One opened safetensors file: the parsed header; tensors are read on demand.
 class SafetensorsFile {

@@ -51,9 +51,14 @@ Bpe Bpe::from_json(const nlohmann::json& m, const std::string& origin) {
   bpe.vocab_.reserve(vocab.size() * 2);
   int32_t max_id = -1;
   for (auto it = vocab.begin(); it != vocab.end(); ++it) {
+    // An integer below 2^24 (real vocabularies have a few hundred thousand tokens; the table
+    // below is sized by the largest id). Checked before get<>, which converts a float out of
+    // range with undefined behaviour (found by fuzz/fuzz_tokenizer_json).
+    POPO_CHECK(it.value().is_number_integer(), origin, ": model.vocab id of '", it.key(),
+               "' must be an integer; got ", it.value().dump());
     const int64_t id = it.value().get<int64_t>();
-    POPO_CHECK(id >= 0 && id < INT32_MAX, origin, ": model.vocab id of '", it.key(),
-               "' must be in [0, 2^31); got ", id);
+    POPO_CHECK(id >= 0 && id < kMaxTokenId, origin, ": model.vocab id of '", it.key(),
+               "' must be in [0, 2^24); got ", id);
     bpe.vocab_.emplace(it.key(), static_cast<int32_t>(id));
     max_id = std::max(max_id, static_cast<int32_t>(id));
   }

@@ -15,6 +15,10 @@
 
 namespace popo {
 
+// Token ids are below 2^24: tables are sized by the largest id, and real vocabularies have a few
+// hundred thousand tokens. A larger id in a tokenizer.json is refused.
+constexpr int64_t kMaxTokenId = int64_t{1} << 24;
+
 class Bpe {
  public:
   // Returns the model described by the tokenizer.json `model` value. Merges may be "a b"

@@ -141,6 +141,15 @@ Tokenizer Tokenizer::from_file(const std::string& path) {
 }
 
 Tokenizer Tokenizer::from_json(const std::string& blob, const std::string& origin) {
+  // A field of the wrong JSON type anywhere below ends as one popo::Error naming the file.
+  try {
+    return from_json_checked(blob, origin);
+  } catch (const nlohmann::json::exception& e) {
+    POPO_FAIL(origin, ": malformed tokenizer.json (", e.what(), ")");
+  }
+}
+
+Tokenizer Tokenizer::from_json_checked(const std::string& blob, const std::string& origin) {
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(blob);
@@ -164,7 +173,10 @@ Tokenizer Tokenizer::from_json(const std::string& blob, const std::string& origi
       AddedToken t;
       POPO_CHECK(a.contains("id") && a.contains("content"), origin,
                  ": added_tokens entries need 'id' and 'content'; got ", a.dump());
-      t.id = a["id"].get<int32_t>();
+      POPO_CHECK(a["id"].is_number_integer() && a["id"].get<int64_t>() >= 0 &&
+                     a["id"].get<int64_t>() < kMaxTokenId,
+                 origin, ": added token id must be an integer in [0, 2^24); got ", a["id"].dump());
+      t.id = static_cast<int32_t>(a["id"].get<int64_t>());
       t.content = a["content"].get<std::string>();
       t.special = a.value("special", false);
       t.lstrip = a.value("lstrip", false);

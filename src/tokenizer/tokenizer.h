@@ -65,6 +65,7 @@ class Tokenizer {
 
  private:
   struct Impl;
+  static Tokenizer from_json_checked(const std::string& blob, const std::string& origin);
   const Impl& impl() const;
   std::vector<int32_t> encode_impl(const std::string& text, bool use_cache) const;
   std::shared_ptr<const Impl> impl_;  // immutable after loading: copies share it

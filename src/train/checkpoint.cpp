@@ -1,11 +1,15 @@
 // Checkpoint write (temporary folder + rename, keep last K), discovery and restore.
 #include "train/checkpoint.h"
 
+#include <fcntl.h>
+#include <stdio.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <cstdio>
 #include <filesystem>
+#include <sstream>
 #include <vector>
 
 #include "core/error.h"
@@ -46,6 +50,27 @@ std::vector<std::pair<int64_t, fs::path>> list_checkpoints(const std::string& di
   return out;
 }
 
+// torch::save's bytes written through write_file_atomic (fsynced, fault-injectable, full-disk
+// errors named), not by torch's own file writer.
+template <class T>
+void save_torch(const T& value, const fs::path& p) {
+  std::ostringstream out;
+  torch::save(value, out);
+  write_file_atomic(p.string(), out.str());
+}
+
+// torch::load that names the file in a popo::Error when the bytes cannot be read.
+template <class T>
+void load_torch(T& value, const fs::path& p) {
+  try {
+    torch::load(value, p.string());
+  } catch (const c10::Error& e) {
+    const std::string what = e.what();
+    POPO_FAIL(p.string(), ": cannot be read as a torch archive (",
+              what.substr(0, what.find('\n')), ")");
+  }
+}
+
 // Loads fp32 masters from file p into masters (in place); without the file they are re-derived
 // from the loaded weights they shadow (warned).
 void load_masters(const fs::path& p, const std::vector<torch::Tensor>& masters,
@@ -56,7 +81,7 @@ void load_masters(const fs::path& p, const std::vector<torch::Tensor>& masters,
   torch::NoGradGuard no_grad;
   if (fs::exists(p)) {
     std::vector<torch::Tensor> saved;
-    torch::load(saved, p.string());
+    load_torch(saved, p);
     POPO_CHECK(saved.size() == masters.size(), p.string(), ": holds ", saved.size(),
                " master weights, the learner has ", masters.size());
     for (size_t i = 0; i < saved.size(); ++i) {
@@ -110,42 +135,104 @@ TrainerState TrainerState::from_json(const nlohmann::json& j, const std::string&
   return s;
 }
 
+namespace {
+
+// Returns {relative path: {bytes, hash}} of every file under dir (the checkpoint's manifest).
+nlohmann::json manifest_of(const fs::path& dir) {
+  nlohmann::json files = nlohmann::json::object();
+  for (const auto& e : fs::recursive_directory_iterator(dir)) {
+    if (!e.is_regular_file()) continue;
+    const FileDigest d = file_digest(e.path().string());
+    files[fs::relative(e.path(), dir).generic_string()] = {{"bytes", d.bytes}, {"hash", d.hash}};
+  }
+  return files;
+}
+
+// Checks every file of the manifest in state.json against the folder; throws popo::Error naming
+// the first file that is missing, truncated or corrupt.
+void verify_manifest(const fs::path& dir, const nlohmann::json& files, const std::string& state_path) {
+  POPO_CHECK(files.is_object(), state_path, ": 'files' must be an object of {bytes, hash}");
+  for (auto it = files.begin(); it != files.end(); ++it) {
+    const fs::path p = dir / it.key();
+    uint64_t bytes = 0;
+    std::string hash;
+    try {
+      bytes = it->at("bytes").get<uint64_t>();
+      hash = it->at("hash").get<std::string>();
+    } catch (const nlohmann::json::exception& e) {
+      POPO_FAIL(state_path, ": entry '", it.key(), "' of 'files' is malformed (", e.what(), ")");
+    }
+    POPO_CHECK(fs::exists(p), p.string(), ": missing (the checkpoint's state.json lists it)");
+    const FileDigest d = file_digest(p.string());
+    POPO_CHECK(d.bytes == bytes, p.string(), ": ", d.bytes, " bytes, but the checkpoint recorded ",
+               bytes, (d.bytes < bytes ? " (truncated)" : " (grown since it was written)"));
+    POPO_CHECK(d.hash == hash, p.string(), ": content differs from what the checkpoint recorded "
+               "(digest ", d.hash, ", expected ", hash, "): the file is corrupt");
+  }
+}
+
+// Removes the temporary folders of earlier saves that crashed (.tmp-step-*, .old-step-*).
+void remove_stale_temporaries(const fs::path& root) {
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(root, ec)) {
+    const std::string n = e.path().filename().string();
+    if (n.rfind(".tmp-step-", 0) == 0 || n.rfind(".old-step-", 0) == 0) {
+      std::error_code rm;
+      fs::remove_all(e.path(), rm);
+      LOG_WARN(e.path().string(), ": removed (the partial folder of a checkpoint save that did not finish)");
+    }
+  }
+}
+
+}  // namespace
+
 std::string save_checkpoint(const std::string& checkpoints_dir, const CheckpointParts& parts,
                             const TrainerState& state, int64_t keep_last) {
   POPO_CHECK(parts.policy != nullptr, "save_checkpoint: no policy given");
   const fs::path root(checkpoints_dir);
   fs::create_directories(root);
+  remove_stale_temporaries(root);
   const std::string name = checkpoint_name(state.step);
   const fs::path final_dir = root / name;
   const fs::path tmp_dir = root / (".tmp-" + name + "-" + std::to_string(::getpid()));
-  fs::remove_all(tmp_dir);
   fs::create_directories(tmp_dir);
 
-  // 1. Every part into the temporary folder.
-  save_model(*parts.policy, (tmp_dir / "policy").string());
-  if (!parts.tokenizer_json.empty()) {
-    write_file_atomic((tmp_dir / "policy" / "tokenizer.json").string(),
-                      read_file(parts.tokenizer_json));
+  // 1. Every part into the temporary folder; on a failure (a full disk) the folder goes again
+  //    and the earlier checkpoints stay as they were.
+  try {
+    save_model(*parts.policy, (tmp_dir / "policy").string());
+    if (!parts.tokenizer_json.empty()) {
+      write_file_atomic((tmp_dir / "policy" / "tokenizer.json").string(),
+                        read_file(parts.tokenizer_json));
+    }
+    if (parts.siamese) save_model(*parts.siamese, (tmp_dir / "siamese").string());
+    if (parts.predictor) save_torch(*parts.predictor, tmp_dir / "predictor.pt");
+    if (parts.optimizer) save_torch(*parts.optimizer, tmp_dir / "optimizer.pt");
+    if (!parts.masters.empty()) save_torch(parts.masters, tmp_dir / "masters.pt");
+    if (!parts.siamese_masters.empty()) save_torch(parts.siamese_masters, tmp_dir / "siamese_masters.pt");
+    // state.json last, with the size and digest of every other file: its presence marks a
+    // complete folder, and its manifest tells a truncated or corrupt file on resume.
+    nlohmann::json j = state.to_json();
+    j["files"] = manifest_of(tmp_dir);
+    write_file_atomic((tmp_dir / "state.json").string(), j.dump(2) + "\n");
+  } catch (const Error& e) {
+    std::error_code ec;
+    fs::remove_all(tmp_dir, ec);
+    POPO_FAIL("checkpoint of step ", state.step, " not written: ", e.what(),
+              "; the earlier checkpoints under ", checkpoints_dir, " are intact");
   }
-  if (parts.siamese) save_model(*parts.siamese, (tmp_dir / "siamese").string());
-  if (parts.predictor) torch::save(*parts.predictor, (tmp_dir / "predictor.pt").string());
-  if (parts.optimizer) torch::save(*parts.optimizer, (tmp_dir / "optimizer.pt").string());
-  if (!parts.masters.empty()) torch::save(parts.masters, (tmp_dir / "masters.pt").string());
-  if (!parts.siamese_masters.empty())
-    torch::save(parts.siamese_masters, (tmp_dir / "siamese_masters.pt").string());
-  // state.json last: its presence marks a complete folder.
-  write_file_atomic((tmp_dir / "state.json").string(), state.to_json().dump(2) + "\n");
 
-  // 2. Rename into place; an older folder of the same step (a re-save) is moved aside first.
+  // 2. Into place. A folder of the same step (a re-save) is swapped with the new one in one
+  //    rename (RENAME_EXCHANGE), so a crash never leaves the step without a checkpoint.
   if (fs::exists(final_dir)) {
-    const fs::path old = root / (".old-" + name + "-" + std::to_string(::getpid()));
-    fs::remove_all(old);
-    fs::rename(final_dir, old);
-    fs::rename(tmp_dir, final_dir);
-    fs::remove_all(old);
+    POPO_CHECK(::renameat2(AT_FDCWD, tmp_dir.c_str(), AT_FDCWD, final_dir.c_str(), RENAME_EXCHANGE) == 0,
+               final_dir.string(), ": cannot swap in the new checkpoint (", std::strerror(errno), ")");
+    std::error_code ec;
+    fs::remove_all(tmp_dir, ec);  // now the old folder
   } else {
     fs::rename(tmp_dir, final_dir);
   }
+  fsync_dir(root.string());
 
   // 3. Keep the newest keep_last checkpoints.
   auto all = list_checkpoints(checkpoints_dir);
@@ -162,12 +249,43 @@ std::string latest_checkpoint(const std::string& checkpoints_dir) {
   return all.empty() ? std::string() : all.back().second.string();
 }
 
+ResumePoint load_latest_valid_checkpoint(const std::string& checkpoints_dir, const CheckpointParts& parts) {
+  auto all = list_checkpoints(checkpoints_dir);
+  POPO_CHECK(!all.empty(), "no checkpoint under ", checkpoints_dir);
+  ResumePoint out;
+  for (auto it = all.rbegin(); it != all.rend(); ++it) {
+    const std::string dir = it->second.string();
+    try {
+      out.state = load_checkpoint(dir, parts);
+      out.dir = dir;
+      return out;
+    } catch (const Error& e) {
+      out.skipped.emplace_back(dir, e.what());
+      if (std::next(it) != all.rend()) {
+        LOG_WARN("checkpoint ", dir, " cannot be used (", e.what(), "); falling back to the one before it, ",
+                 std::next(it)->second.string());
+      }
+    }
+  }
+  std::string why;
+  for (const auto& [dir, what] : out.skipped) why += "\n  " + what;
+  POPO_FAIL("no usable checkpoint under ", checkpoints_dir, " (", out.skipped.size(), " tried):", why);
+}
+
 TrainerState load_checkpoint(const std::string& dir, const CheckpointParts& parts) {
   const fs::path root(dir);
   const std::string state_path = (root / "state.json").string();
   POPO_CHECK(fs::exists(state_path), dir, ": not a checkpoint folder (no state.json)");
-  TrainerState state =
-      TrainerState::from_json(nlohmann::json::parse(read_file(state_path)), state_path);
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(read_file(state_path));
+  } catch (const nlohmann::json::exception& e) {
+    POPO_FAIL(state_path, ": not valid JSON (", e.what(), ")");
+  }
+  TrainerState state = TrainerState::from_json(j, state_path);
+  // Checkpoints written before the manifest existed have no 'files': their parts are checked by
+  // the readers below only.
+  if (j.is_object() && j.contains("files")) verify_manifest(root, j.at("files"), state_path);
   if (parts.policy) {
     load_weights(*parts.policy, read_safetensors_dir((root / "policy").string()),
                  (root / "policy").string());
@@ -181,12 +299,12 @@ TrainerState load_checkpoint(const std::string& dir, const CheckpointParts& part
   if (parts.predictor) {
     const fs::path p = root / "predictor.pt";
     POPO_CHECK(fs::exists(p), p.string(), ": missing (the run uses a predictor)");
-    torch::load(*parts.predictor, p.string());
+    load_torch(*parts.predictor, p);
   }
   if (parts.optimizer) {
     const fs::path p = root / "optimizer.pt";
     POPO_CHECK(fs::exists(p), p.string(), ": missing optimizer state");
-    torch::load(*parts.optimizer, p.string());
+    load_torch(*parts.optimizer, p);
   }
   load_masters(root / "masters.pt", parts.masters, parts.mastered);
   load_masters(root / "siamese_masters.pt", parts.siamese_masters, parts.siamese_mastered);

@@ -8,12 +8,15 @@
 //   siamese_masters.pt  fp32 masters of a bf16/fp16 siamese network (the same form)
 //   state.json       step, data cursor, counters, momentum state, metric rows written
 // A checkpoint is written into a hidden temporary folder and renamed into place, so a crash
-// mid-write leaves the previous checkpoint intact; only the last K are kept. Every random
+// mid-write leaves the previous checkpoint intact; only the last K are kept. state.json also
+// records each file's size and digest, so a file truncated or corrupted later is named on resume
+// (and --resume falls back to the checkpoint before it). Every random
 // stream of a step is derived from (run seed, step), so no generator state needs saving.
 #pragma once
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -73,9 +76,23 @@ std::string save_checkpoint(const std::string& checkpoints_dir, const Checkpoint
 std::string latest_checkpoint(const std::string& checkpoints_dir);
 
 // Loads the parts present in parts from checkpoint folder dir (weights are copied into the
-// existing modules, keeping their dtype and device) and returns its state. Throws popo::Error
-// naming the file when a part is missing or does not match.
+// existing modules, keeping their dtype and device) and returns its state. Every file is first
+// checked against the sizes and digests state.json recorded, before anything is loaded. Throws
+// popo::Error naming the file when a part is missing, truncated, corrupt or does not match.
 TrainerState load_checkpoint(const std::string& dir, const CheckpointParts& parts);
+
+// The checkpoint a resumed run continues from.
+struct ResumePoint {
+  std::string dir;      // the checkpoint folder loaded
+  TrainerState state;   // its state
+  std::vector<std::pair<std::string, std::string>> skipped;  // newer (folder, what is wrong), newest first
+};
+
+// Loads the newest checkpoint under checkpoints_dir whose files match the manifest in its
+// state.json and load: a newer one that is truncated or corrupt is skipped (listed in skipped)
+// for the one before it. Throws popo::Error when there is no checkpoint, or when none loads
+// (naming each one and what is wrong with it).
+ResumePoint load_latest_valid_checkpoint(const std::string& checkpoints_dir, const CheckpointParts& parts);
 
 // Returns the folder name of a step's checkpoint: "step-000042".
 std::string checkpoint_name(int64_t step);

@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "core/error.h"
+#include "core/io.h"
 #include "data/math_dataset.h"
 
 namespace popo {
@@ -84,12 +85,12 @@ void validate_run_config(const RunConfig& cfg) {
       POPO_CHECK(cfg.warm_start.lr > 0, "config: warm_start.lr must be > 0, got ", cfg.warm_start.lr);
     }
   } else {
-    POPO_CHECK(fs::is_directory(cfg.model.path), "config: model.path '", cfg.model.path,
+    POPO_CHECK(is_folder(cfg.model.path), "config: model.path '", cfg.model.path,
                "' is not a folder (expected a Hugging Face model folder with config.json, "
                "*.safetensors and tokenizer.json)");
-    POPO_CHECK(fs::exists(fs::path(cfg.model.path) / "config.json"), "config: model.path '",
+    POPO_CHECK(path_exists((fs::path(cfg.model.path) / "config.json").string()), "config: model.path '",
                cfg.model.path, "' has no config.json");
-    POPO_CHECK(fs::exists(fs::path(cfg.model.path) / "tokenizer.json"), "config: model.path '",
+    POPO_CHECK(path_exists((fs::path(cfg.model.path) / "tokenizer.json").string()), "config: model.path '",
                cfg.model.path, "' has no tokenizer.json (popo reads the Hugging Face "
                "tokenizer.json; hint: copy it from the original model repository)");
   }
@@ -110,7 +111,7 @@ void validate_run_config(const RunConfig& cfg) {
                                    {"data.heldout", &cfg.data.heldout}}) {
     if (value->empty() || *value == "arithmetic") continue;
     const std::string path = resolve_dataset_path(*value);
-    POPO_CHECK(fs::exists(path), "config: ", key, " '", *value, "': file ", path,
+    POPO_CHECK(path_exists(path), "config: ", key, " '", *value, "': file ", path,
                " does not exist (expected arithmetic, a JSONL path or one of ",
                join(benchmark_names()), ")");
   }

@@ -250,10 +250,21 @@ void Trainer::setup() {
   // 4. Resume: weights, optimizer, cursor, metrics rows.
   if (main_) metrics_ = std::make_unique<MetricsWriter>(path_join(run_dir_, "metrics.jsonl"));
   if (!opts_.resume_dir.empty()) {
-    const std::string ckpt = latest_checkpoint(path_join(run_dir_, "checkpoints"));
-    POPO_CHECK(!ckpt.empty(), "--resume ", run_dir_, ": no checkpoint under ",
-               path_join(run_dir_, "checkpoints"));
-    state_ = load_checkpoint(ckpt, parts());
+    const std::string ckpt_dir = path_join(run_dir_, "checkpoints");
+    POPO_CHECK(!latest_checkpoint(ckpt_dir).empty(), "--resume ", run_dir_, ": no checkpoint under ", ckpt_dir);
+    ResumePoint point;
+    try {
+      point = load_latest_valid_checkpoint(ckpt_dir, parts());
+    } catch (const Error& e) {
+      POPO_FAIL("--resume ", run_dir_, ": ", e.what());
+    }
+    const std::string& ckpt = point.dir;
+    state_ = point.state;
+    if (!point.skipped.empty()) {
+      LOG_WARN("--resume ", run_dir_, ": continuing from ", ckpt, " (step ", state_.step, "), the newest usable "
+               "checkpoint; ", point.skipped.size(), " newer one(s) skipped, the first because: ",
+               point.skipped.front().second);
+    }
     learner_->momentum().set_state(state_.momentum_tau);
     learner_->set_steps_done(state_.extra.value("learner_steps", state_.step));
     if (main_) metrics_->truncate_after(state_.step);

@@ -7,7 +7,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -832,6 +834,222 @@ TEST(TrainCommand, SigintCheckpointsAndExitsCleanly) {
   EXPECT_GE(state.at("step").get<int64_t>(), 1);
   EXPECT_LT(state.at("step").get<int64_t>(), 100000);
   EXPECT_NE(read_file(log).find("interrupted"), std::string::npos);
+}
+
+// ---- crash safety (issue #14): a kill or a full disk mid-write, a corrupt checkpoint -----------
+
+// The `popo train` command line of a config (lists keep their defaults).
+std::vector<std::string> train_args(const RunConfig& c) {
+  std::vector<std::string> args = {POPO_BINARY, "train"};
+  for (const auto& [k, v] : flatten(c)) {
+    if (v.find('[') == 0) continue;
+    args.push_back(k + "=" + v);
+  }
+  return args;
+}
+
+// Runs args with extra environment variables, stdout and stderr into log; returns the wait status.
+int run_program(const std::vector<std::string>& args, const std::vector<std::string>& env,
+                const std::string& log) {
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    std::freopen(log.c_str(), "w", stdout);
+    std::freopen(log.c_str(), "a", stderr);
+    for (const auto& e : env) ::putenv(const_cast<char*>(e.c_str()));
+    std::vector<char*> argv;
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    ::execv(argv[0], argv.data());
+    std::_Exit(127);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return status;
+}
+
+// Returns the total bytes of the files under dir.
+uint64_t folder_bytes(const std::string& dir) {
+  uint64_t n = 0;
+  for (const auto& e : fs::recursive_directory_iterator(dir))
+    if (e.is_regular_file()) n += e.file_size();
+  return n;
+}
+
+// Returns the hidden temporary folders left under a checkpoints folder.
+std::vector<std::string> temporaries(const std::string& checkpoints) {
+  std::vector<std::string> out;
+  for (const auto& e : fs::directory_iterator(checkpoints))
+    if (e.path().filename().string()[0] == '.') out.push_back(e.path().filename().string());
+  return out;
+}
+
+// 6 steps of POPO with a checkpoint every 2: the straight reference of the crash tests.
+RunConfig crash_config(const std::string& dir) {
+  RunConfig c = small_config(dir);
+  c.trainer.optim.steps = 6;
+  c.trainer.save_every = 2;
+  c.trainer.keep_checkpoints = 3;
+  c.algo.popo.kl_every = 2;
+  return c;
+}
+
+void expect_same_run(const std::string& a, const std::string& b) {
+  const auto ta = checkpoint_tensors(latest_checkpoint(a + "/checkpoints"));
+  const auto tb = checkpoint_tensors(latest_checkpoint(b + "/checkpoints"));
+  ASSERT_EQ(ta.size(), tb.size());
+  for (const auto& [k, v] : ta) {
+    ASSERT_TRUE(tb.count(k)) << k;
+    EXPECT_TRUE(torch::equal(v, tb.at(k))) << k << " differs from the uninterrupted run";
+  }
+  for (const std::string key : {"reward/mean", "loss", "grad_norm"}) {
+    EXPECT_EQ(metric_column(a, key), metric_column(b, key)) << key;
+  }
+}
+
+TEST(CrashSafety, KillMidCheckpointKeepsThePreviousOneAndResumeMatches) {
+  const std::string dir = fresh_dir("crash_kill");
+  RunConfig cfg = crash_config(dir);
+  torch::set_num_threads(1);
+  cfg.run.name = "straight";
+  TrainResult a = run_training(cfg, quiet());
+  ASSERT_EQ(a.steps_done, 6);
+  const uint64_t one = folder_bytes(a.run_dir + "/checkpoints/" + checkpoint_name(2));
+
+  // The same run as a program whose writes into checkpoints/ stop, with a SIGKILL, halfway
+  // through the second checkpoint (step 4).
+  cfg.run.name = "killed";
+  const std::string log = dir + "/killed.log";
+  const int status = run_program(train_args(cfg),
+                                 {"POPO_FAULT=kill", "POPO_FAULT_PATH=/checkpoints/",
+                                  "POPO_FAULT_AFTER_BYTES=" + std::to_string(one + one / 2)},
+                                 log);
+  ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << "status " << status << ": " << read_file(log);
+  const std::string killed = dir + "/killed";
+  EXPECT_EQ(latest_checkpoint(killed + "/checkpoints"), killed + "/checkpoints/" + checkpoint_name(2));
+  ASSERT_EQ(temporaries(killed + "/checkpoints").size(), 1u) << "the kill did not land mid-write";
+  EXPECT_EQ(temporaries(killed + "/checkpoints")[0].rfind(".tmp-" + checkpoint_name(4), 0), 0u);
+
+  TrainOptions resume = quiet();
+  resume.resume_dir = killed;
+  TrainResult b = run_training(load_run_config(killed, {}), resume);
+  ASSERT_EQ(b.steps_done, 6);
+  expect_same_run(a.run_dir, killed);
+  EXPECT_TRUE(temporaries(killed + "/checkpoints").empty()) << "the partial folder was not cleaned up";
+}
+
+TEST(CrashSafety, TruncatedOrCorruptCheckpointIsNamedAndResumeFallsBack) {
+  const std::string dir = fresh_dir("crash_corrupt");
+  RunConfig cfg = crash_config(dir);
+  cfg.trainer.optim.steps = 4;
+  torch::set_num_threads(1);
+  cfg.run.name = "straight";
+  TrainResult a = run_training(cfg, quiet());
+  ASSERT_EQ(a.steps_done, 4);
+  cfg.run.name = "damaged";
+  TrainResult d = run_training(cfg, quiet());
+  ASSERT_EQ(d.steps_done, 4);
+  const std::string ckpts = d.run_dir + "/checkpoints";
+  const std::string newest = ckpts + "/" + checkpoint_name(4);
+  const std::string weights = newest + "/policy/model.safetensors";
+
+  // A flipped byte keeps the size: named as corrupt by the digest.
+  std::string bytes = read_file(weights);
+  bytes[bytes.size() / 2] ^= 0x5a;
+  write_file_atomic(weights, bytes);
+  try {
+    load_checkpoint(newest, {});
+    ADD_FAILURE() << "a corrupt checkpoint loaded";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(weights), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("corrupt"), std::string::npos) << e.what();
+  }
+  // Cut short: named as truncated, with both sizes.
+  write_file_atomic(weights, bytes.substr(0, bytes.size() - 100));
+  try {
+    load_checkpoint(newest, {});
+    ADD_FAILURE() << "a truncated checkpoint loaded";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(weights), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("truncated"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find(std::to_string(bytes.size())), std::string::npos) << e.what();
+  }
+
+  // --resume (the program) falls back to step 2, says so, and ends where the straight run ended.
+  const std::string log = dir + "/resume.log";
+  const int status = run_program({POPO_BINARY, "train", "--resume", d.run_dir}, {}, log);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << read_file(log);
+  const std::string out = read_file(log);
+  EXPECT_NE(out.find("falling back"), std::string::npos) << out;
+  EXPECT_NE(out.find(weights), std::string::npos) << out;
+  EXPECT_NE(out.find(checkpoint_name(2)), std::string::npos) << out;
+  expect_same_run(a.run_dir, d.run_dir);
+
+  // With every checkpoint damaged: one error naming each, and a non-zero exit.
+  for (const auto& e : fs::directory_iterator(ckpts)) {
+    const std::string w = e.path().string() + "/policy/model.safetensors";
+    write_file_atomic(w, read_file(w).substr(0, 16));
+  }
+  const int bad = run_program({POPO_BINARY, "train", "--resume", d.run_dir}, {}, log);
+  ASSERT_TRUE(WIFEXITED(bad)) << read_file(log);
+  EXPECT_EQ(WEXITSTATUS(bad), 1) << read_file(log);
+  EXPECT_NE(read_file(log).find("no usable checkpoint"), std::string::npos) << read_file(log);
+}
+
+TEST(CrashSafety, FullDiskIsOneClearErrorAndDamagesNothingWritten) {
+  const std::string dir = fresh_dir("crash_enospc");
+  RunConfig cfg = crash_config(dir);
+  torch::set_num_threads(1);
+  cfg.run.name = "straight";
+  TrainResult a = run_training(cfg, quiet());
+  ASSERT_EQ(a.steps_done, 6);
+  const std::string straight_metrics = read_file(a.run_dir + "/metrics.jsonl");
+  const uint64_t one = folder_bytes(a.run_dir + "/checkpoints/" + checkpoint_name(2));
+
+  // The disk fills while a metrics row is written: the earlier rows are whole and unchanged.
+  cfg.run.name = "metrics_full";
+  std::string log = dir + "/metrics_full.log";
+  const size_t budget = straight_metrics.find('\n', straight_metrics.size() / 2) + 40;  // mid-row
+  int status = run_program(train_args(cfg), {"POPO_FAULT=enospc", "POPO_FAULT_PATH=metrics.jsonl",
+                                             "POPO_FAULT_AFTER_BYTES=" + std::to_string(budget)}, log);
+  ASSERT_TRUE(WIFEXITED(status)) << read_file(log);
+  EXPECT_EQ(WEXITSTATUS(status), 1) << read_file(log);
+  std::string out = read_file(log);
+  EXPECT_NE(out.find("metrics.jsonl"), std::string::npos) << out;
+  EXPECT_NE(out.find(std::strerror(ENOSPC)), std::string::npos) << out;
+  const std::string kept = read_file(cfg.run.dir + "/metrics_full/metrics.jsonl");
+  ASSERT_FALSE(kept.empty());
+  EXPECT_EQ(kept.back(), '\n') << "a torn row was left behind";
+  EXPECT_LT(kept.size(), budget + 1);
+  // The rows kept are the straight run's first rows, byte for byte, except their timings.
+  const auto rows = read_metrics(cfg.run.dir + "/metrics_full/metrics.jsonl");
+  const auto want = read_metrics(a.run_dir + "/metrics.jsonl");
+  ASSERT_LT(rows.size(), want.size());
+  for (size_t i = 0; i < rows.size(); ++i) {
+    EXPECT_EQ(rows[i].at("step"), want[i].at("step")) << i;
+    if (rows[i].contains("reward/mean")) {
+      EXPECT_EQ(rows[i].at("reward/mean"), want[i].at("reward/mean")) << i;
+    }
+  }
+
+  // The disk fills during the second checkpoint: the first stays loadable, no partial folder.
+  cfg.run.name = "ckpt_full";
+  log = dir + "/ckpt_full.log";
+  status = run_program(train_args(cfg), {"POPO_FAULT=enospc", "POPO_FAULT_PATH=/checkpoints/",
+                                         "POPO_FAULT_AFTER_BYTES=" + std::to_string(one + one / 2)}, log);
+  ASSERT_TRUE(WIFEXITED(status)) << read_file(log);
+  EXPECT_EQ(WEXITSTATUS(status), 1) << read_file(log);
+  out = read_file(log);
+  EXPECT_NE(out.find("checkpoint of step 4 not written"), std::string::npos) << out;
+  EXPECT_NE(out.find(std::strerror(ENOSPC)), std::string::npos) << out;
+  EXPECT_NE(out.find("earlier checkpoints"), std::string::npos) << out;
+  const std::string ckpts = cfg.run.dir + "/ckpt_full/checkpoints";
+  EXPECT_EQ(latest_checkpoint(ckpts), ckpts + "/" + checkpoint_name(2));
+  EXPECT_TRUE(temporaries(ckpts).empty());
+  EXPECT_NO_THROW(load_checkpoint(ckpts + "/" + checkpoint_name(2), {}));
+  size_t up_to_4 = 0;
+  for (const auto& r : want) up_to_4 += r.at("step").get<int64_t>() <= 4;
+  EXPECT_EQ(read_metrics(cfg.run.dir + "/ckpt_full/metrics.jsonl").size(), up_to_4)
+      << "the metrics rows up to step 4 are intact";
 }
 
 }  // namespace
