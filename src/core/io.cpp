@@ -23,6 +23,28 @@
 
 namespace popo {
 
+namespace {
+
+// Reads up to n bytes into buf, stopping early only at the end of the file; returns the count.
+// On a read error closes fd and throws popo::Error naming path.
+size_t read_fully(int fd, char* buf, size_t n, const std::string& path) {
+  size_t got = 0;
+  while (got < n) {
+    const ssize_t r = ::read(fd, buf + got, n - got);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) {
+      const int err = errno;
+      ::close(fd);
+      POPO_FAIL(path, ": read failed (", std::strerror(err), ")");
+    }
+    if (r == 0) break;
+    got += static_cast<size_t>(r);
+  }
+  return got;
+}
+
+}  // namespace
+
 std::string read_file(const std::string& path) {
   // read() into a string sized from fstat: much faster than an ostringstream of the stream
   // buffer (bench_checkpoint_digest), which matters for an 11 MB tokenizer.json.
@@ -30,20 +52,15 @@ std::string read_file(const std::string& path) {
   POPO_CHECK(fd >= 0, path, ": cannot open for reading (", std::strerror(errno), ")");
   struct stat st {};
   std::string out;
-  // Sized once from fstat (a file that grows meanwhile, or a pipe, grows the string below).
+  // Sized once from fstat, one byte over to see the end (a file that grows meanwhile grows it).
   if (::fstat(fd, &st) == 0 && st.st_size > 0) out.resize(static_cast<size_t>(st.st_size) + 1);
   size_t got = 0;
   for (;;) {
     if (out.size() == got) out.resize(std::max<size_t>(2 * out.size(), got + (1u << 20)));
-    const ssize_t n = ::read(fd, out.data() + got, out.size() - got);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const int err = errno;
-      ::close(fd);
-      POPO_FAIL(path, ": read failed (", std::strerror(err), ")");
-    }
-    if (n == 0) break;
-    got += static_cast<size_t>(n);
+    const size_t want = out.size() - got;
+    const size_t n = read_fully(fd, out.data() + got, want, path);
+    got += n;
+    if (n < want) break;  // the end of the file
   }
   ::close(fd);
   out.resize(got);
@@ -250,24 +267,12 @@ FileDigest file_digest(const std::string& path) {
   std::vector<unsigned char> buf(1 << 20);
   Digest64 d;
   FileDigest out;
-  for (bool eof = false; !eof;) {
-    size_t got = 0;  // fill the whole buffer (or reach the end), so pieces stay multiples of 32
-    while (got < buf.size()) {
-      const ssize_t n = ::read(fd, buf.data() + got, buf.size() - got);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) {
-        const int err = errno;
-        ::close(fd);
-        POPO_FAIL(path, ": read failed (", std::strerror(err), ")");
-      }
-      if (n == 0) {
-        eof = true;
-        break;
-      }
-      got += static_cast<size_t>(n);
-    }
+  for (;;) {
+    // Whole buffers until the end, so the digest's pieces stay multiples of 32 bytes.
+    const size_t got = read_fully(fd, reinterpret_cast<char*>(buf.data()), buf.size(), path);
     d.add(buf.data(), got);
     out.bytes += got;
+    if (got < buf.size()) break;
   }
   ::close(fd);
   char hex[17];

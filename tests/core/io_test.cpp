@@ -28,6 +28,46 @@ TEST(Io, AtomicWriteReplacesContentAndLeavesNoTemporary) {
   std::filesystem::remove_all(dir);
 }
 
+// A file over read_file's and file_digest's 1 MiB pieces: read back byte for byte; the digest
+// counts every byte and changes with any one of them (first, across a piece boundary, in the
+// tail under 32 bytes, last), and with the length (a zero byte appended).
+TEST(Io, ReadFileAndDigestCoverEveryByteOfALargeFile) {
+  const std::string dir = temp_dir();
+  const std::string path = path_join(dir, "big.bin");
+  std::string data((3u << 20) + 37, '\0');
+  uint64_t x = 88172645463325252ULL;
+  for (char& c : data) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    c = static_cast<char>(x);
+  }
+  write_file_atomic(path, data);
+  EXPECT_EQ(read_file(path), data);
+  const FileDigest d = file_digest(path);
+  EXPECT_EQ(d.bytes, data.size());
+  EXPECT_EQ(d.hash.size(), 16u);
+  EXPECT_EQ(file_digest(path).hash, d.hash) << "not a function of the content";
+  for (size_t at : {size_t{0}, (size_t{1} << 20) - 1, size_t{1} << 20, data.size() - 20, data.size() - 1}) {
+    std::string flipped = data;
+    flipped[at] ^= 1;
+    write_file_atomic(path, flipped);
+    EXPECT_NE(file_digest(path).hash, d.hash) << "a flipped bit at byte " << at << " went unseen";
+  }
+  write_file_atomic(path, data + std::string(1, '\0'));
+  EXPECT_NE(file_digest(path).hash, d.hash) << "an appended zero byte went unseen";
+  write_file_atomic(path, "");
+  EXPECT_EQ(read_file(path), "");
+  EXPECT_EQ(file_digest(path).bytes, 0u);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Io, PathChecksNeverThrow) {
+  const std::string long_name(5000, 'x');  // past NAME_MAX: std::filesystem::exists throws here
+  EXPECT_FALSE(path_exists(long_name));
+  EXPECT_FALSE(is_folder(long_name));
+  EXPECT_TRUE(is_folder(temp_dir()));
+  EXPECT_FALSE(is_folder(path_join(temp_dir(), "none")));
+}
+
 TEST(Io, ReadMissingFileNamesThePath) {
   try {
     read_file("/nonexistent/popo/x.json");

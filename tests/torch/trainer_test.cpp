@@ -893,6 +893,23 @@ RunConfig crash_config(const std::string& dir) {
   return c;
 }
 
+// The straight (uninterrupted) run of crash_config(dir) and the bytes of its step-2 checkpoint.
+struct StraightRun {
+  RunConfig cfg;
+  TrainResult result;
+  uint64_t checkpoint_bytes = 0;
+};
+StraightRun straight_run(const std::string& dir, int64_t steps) {
+  StraightRun s{crash_config(dir), {}, 0};
+  s.cfg.trainer.optim.steps = steps;
+  torch::set_num_threads(1);
+  s.cfg.run.name = "straight";
+  s.result = run_training(s.cfg, quiet());
+  EXPECT_EQ(s.result.steps_done, steps);
+  s.checkpoint_bytes = folder_bytes(s.result.run_dir + "/checkpoints/" + checkpoint_name(2));
+  return s;
+}
+
 void expect_same_run(const std::string& a, const std::string& b) {
   const auto ta = checkpoint_tensors(latest_checkpoint(a + "/checkpoints"));
   const auto tb = checkpoint_tensors(latest_checkpoint(b + "/checkpoints"));
@@ -908,12 +925,10 @@ void expect_same_run(const std::string& a, const std::string& b) {
 
 TEST(CrashSafety, KillMidCheckpointKeepsThePreviousOneAndResumeMatches) {
   const std::string dir = fresh_dir("crash_kill");
-  RunConfig cfg = crash_config(dir);
-  torch::set_num_threads(1);
-  cfg.run.name = "straight";
-  TrainResult a = run_training(cfg, quiet());
-  ASSERT_EQ(a.steps_done, 6);
-  const uint64_t one = folder_bytes(a.run_dir + "/checkpoints/" + checkpoint_name(2));
+  StraightRun s = straight_run(dir, 6);
+  const TrainResult& a = s.result;
+  RunConfig cfg = s.cfg;
+  const uint64_t one = s.checkpoint_bytes;
 
   // The same run as a program whose writes into checkpoints/ stop, with a SIGKILL, halfway
   // through the second checkpoint (step 4).
@@ -939,12 +954,9 @@ TEST(CrashSafety, KillMidCheckpointKeepsThePreviousOneAndResumeMatches) {
 
 TEST(CrashSafety, TruncatedOrCorruptCheckpointIsNamedAndResumeFallsBack) {
   const std::string dir = fresh_dir("crash_corrupt");
-  RunConfig cfg = crash_config(dir);
-  cfg.trainer.optim.steps = 4;
-  torch::set_num_threads(1);
-  cfg.run.name = "straight";
-  TrainResult a = run_training(cfg, quiet());
-  ASSERT_EQ(a.steps_done, 4);
+  StraightRun s = straight_run(dir, 4);
+  const TrainResult& a = s.result;
+  RunConfig cfg = s.cfg;
   cfg.run.name = "damaged";
   TrainResult d = run_training(cfg, quiet());
   ASSERT_EQ(d.steps_done, 4);
@@ -997,13 +1009,11 @@ TEST(CrashSafety, TruncatedOrCorruptCheckpointIsNamedAndResumeFallsBack) {
 
 TEST(CrashSafety, FullDiskIsOneClearErrorAndDamagesNothingWritten) {
   const std::string dir = fresh_dir("crash_enospc");
-  RunConfig cfg = crash_config(dir);
-  torch::set_num_threads(1);
-  cfg.run.name = "straight";
-  TrainResult a = run_training(cfg, quiet());
-  ASSERT_EQ(a.steps_done, 6);
+  StraightRun s = straight_run(dir, 6);
+  const TrainResult& a = s.result;
+  RunConfig cfg = s.cfg;
   const std::string straight_metrics = read_file(a.run_dir + "/metrics.jsonl");
-  const uint64_t one = folder_bytes(a.run_dir + "/checkpoints/" + checkpoint_name(2));
+  const uint64_t one = s.checkpoint_bytes;
 
   // The disk fills while a metrics row is written: the earlier rows are whole and unchanged.
   cfg.run.name = "metrics_full";
