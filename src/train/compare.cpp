@@ -217,14 +217,32 @@ constexpr const char* kDoneFile = "compare_done.yaml";
 // Trains cfg into <run.dir>/<run.name> unless that folder already holds the finished run of the
 // same config. Returns false when the stop flag interrupted it (its checkpoint is kept, and the
 // next call resumes it).
+// Returns "" when the config saved at path has the values of cfg, else the first key that
+// differs with both values. Values, not text: a changed comment or key order in the dump (a newer
+// binary's documentation) does not make a finished run another run.
+std::string config_difference(const std::string& path, const RunConfig& cfg) {
+  RunConfig saved = default_run_config();
+  try {
+    load_yaml_file(path, saved);
+  } catch (const Error& e) {
+    return std::string("it does not load into this version's config: ") + e.what();
+  }
+  const auto a = flatten(saved), b = flatten(cfg);
+  for (size_t i = 0; i < std::min(a.size(), b.size()); ++i) {
+    if (a[i] != b[i]) return a[i].first + " is " + a[i].second + " there, " + b[i].second + " here";
+  }
+  return a.size() == b.size() ? "" : "the keys differ";
+}
+
 bool train_or_reuse(const RunConfig& cfg, const CompareOptions& o, bool* reused) {
   const std::string dir = path_join(cfg.run.dir, cfg.run.name);
   const std::string want = dump_yaml(cfg);
   const std::string done = path_join(dir, kDoneFile);
   *reused = false;
   if (path_exists(done)) {
-    POPO_CHECK(read_file(done) == want, "compare: ", dir, " holds a finished run of another config "
-               "(", done, " differs from this command's); delete the folder or pass another --out");
+    const std::string diff = config_difference(done, cfg);
+    POPO_CHECK(diff.empty(), "compare: ", dir, " holds a finished run of another config (", done,
+               ": ", diff, "); delete the folder or pass another --out");
     *reused = true;
     return true;
   }
@@ -235,9 +253,11 @@ bool train_or_reuse(const RunConfig& cfg, const CompareOptions& o, bool* reused)
   topts.stop_after_step = o.stop_after_step;
   if (!latest_checkpoint(path_join(dir, "checkpoints")).empty()) {
     const std::string resolved = path_join(dir, "config.resolved.yaml");
-    POPO_CHECK(path_exists(resolved) && read_file(resolved) == want, "compare: ", dir,
-               " holds an unfinished run of another config (", resolved, " differs from this "
-               "command's); delete the folder or pass another --out");
+    POPO_CHECK(path_exists(resolved), "compare: ", dir, " holds checkpoints but no ", resolved,
+               "; delete the folder or pass another --out");
+    const std::string diff = config_difference(resolved, cfg);
+    POPO_CHECK(diff.empty(), "compare: ", dir, " holds an unfinished run of another config (",
+               resolved, ": ", diff, "); delete the folder or pass another --out");
     if (o.log_info) LOG_INFO("compare: resuming ", dir);
     topts.resume_dir = dir;
   } else if (fs::exists(dir)) {

@@ -668,7 +668,20 @@ TEST(Compare, SeedsSweepResumeOnATinyBudget) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("another config"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("grpo/seed-0"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("trainer.steps is 3 there, 4 here"), std::string::npos) << e.what();
   }
+
+  // A finished run stays reused when only the dump's text changed (a newer binary's comments):
+  // configs are compared by value.
+  const std::string marker = ref.runs[0].run_dir + "/compare_done.yaml";
+  std::string text = read_file(marker);
+  const size_t hash = text.find(" # ");
+  ASSERT_NE(hash, std::string::npos);
+  text.insert(hash + 3, "reworded: ");
+  write_file_atomic(marker, text);
+  const CompareReport reworded = run_compare(base, whole);
+  EXPECT_EQ(reworded.runs_trained, 0);
+  EXPECT_GE(reworded.runs_reused, 1);
 }
 
 TEST(RunConfig, EveryKeyIsReadByTheCodeThatActsOnIt) {
