@@ -1,21 +1,19 @@
 #include "core/io.h"
 
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <mutex>
 #include <vector>
-#include <algorithm>
-#include <cstdio>
-#include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include <nlohmann/json.hpp>
 
@@ -135,8 +133,6 @@ int raw_write_all(int fd, const char* data, size_t n) {
 
 }  // namespace
 
-bool fault_injection_armed() { return fault_injector().kind != FaultInjector::Kind::kNone; }
-
 void write_all(int fd, const char* data, size_t n, const std::string& path) {
   FaultInjector& f = fault_injector();
   const size_t allowed = f.allowance(path, n);
@@ -172,16 +168,18 @@ void write_file_atomic(const std::string& path, const std::string& data) {
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   POPO_CHECK(fd >= 0, tmp, ": cannot open for writing (", std::strerror(errno), ")");
   // Any failure below removes the temporary file and leaves path as it was.
-  auto fail = [&](const std::string& what, int err) {
+  auto discard = [&] {
     if (fd >= 0) ::close(fd);
     ::unlink(tmp.c_str());
+  };
+  auto fail = [&](const std::string& what, int err) {
+    discard();
     POPO_FAIL(tmp, ": ", what, " failed (", std::strerror(err), "); ", path, " is unchanged");
   };
   try {
     write_all(fd, data.data(), data.size(), path);
   } catch (const Error&) {
-    ::close(fd);
-    ::unlink(tmp.c_str());
+    discard();
     throw;
   }
   if (::fsync(fd) != 0) fail("fsync", errno);
@@ -194,11 +192,7 @@ void write_file_atomic(const std::string& path, const std::string& data) {
 
 void for_each_jsonl(const std::string& path,
                     const std::function<void(const nlohmann::json&, int)>& fn) {
-  std::ifstream in(path, std::ios::binary);
-  POPO_CHECK(in.good(), path, ": cannot open JSONL file (", std::strerror(errno), ")");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  for_each_jsonl_text(ss.str(), path, fn);
+  for_each_jsonl_text(read_file(path), path, fn);
 }
 
 void for_each_jsonl_text(const std::string& text, const std::string& origin,

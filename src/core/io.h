@@ -30,8 +30,7 @@ void write_all(int fd, const char* data, size_t n, const std::string& path);
 //   POPO_FAULT_AFTER_BYTES=K   the budget: bytes written through write_all before the fault
 //   POPO_FAULT_PATH=S          count only writes to paths containing S (default: all)
 // The write that crosses the budget writes its first bytes up to K, then faults. Unset, nothing
-// changes. Returns true when POPO_FAULT is set (a test can check it reached the program).
-bool fault_injection_armed();
+// changes.
 
 // Calls fsync on the folder dir, so a rename inside it survives a power cut. Throws popo::Error
 // naming the folder when the folder cannot be opened or synced.

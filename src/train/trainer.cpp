@@ -250,11 +250,9 @@ void Trainer::setup() {
   // 4. Resume: weights, optimizer, cursor, metrics rows.
   if (main_) metrics_ = std::make_unique<MetricsWriter>(path_join(run_dir_, "metrics.jsonl"));
   if (!opts_.resume_dir.empty()) {
-    const std::string ckpt_dir = path_join(run_dir_, "checkpoints");
-    POPO_CHECK(!latest_checkpoint(ckpt_dir).empty(), "--resume ", run_dir_, ": no checkpoint under ", ckpt_dir);
     ResumePoint point;
     try {
-      point = load_latest_valid_checkpoint(ckpt_dir, parts());
+      point = load_latest_valid_checkpoint(path_join(run_dir_, "checkpoints"), parts());
     } catch (const Error& e) {
       POPO_FAIL("--resume ", run_dir_, ": ", e.what());
     }

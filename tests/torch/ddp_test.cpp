@@ -27,6 +27,7 @@
 #include "train/data_parallel.h"
 #include "train/train_config.h"
 #include "core/build_paths.h"
+#include "program_util.h"
 
 namespace fs = std::filesystem;
 
@@ -80,35 +81,15 @@ RunConfig tiny_config(const std::string& dir, const std::string& algo) {
   return c;
 }
 
-// Returns `popo train` arguments for cfg (lists keep their defaults).
-std::vector<std::string> train_args(const RunConfig& cfg) {
-  std::vector<std::string> args = {POPO_BINARY, "train"};
-  for (const auto& [k, v] : flatten(cfg)) {
-    if (v.find('[') == 0) continue;
-    args.push_back(k + "=" + v);
-  }
-  return args;
-}
+using test::train_args;
 
-// Starts args with the extra environment, output to log; returns the pid.
+// Starts args with the extra environment, output to log, one BLAS/OpenMP thread and no
+// distributed variables inherited from the test's own environment; returns the pid.
 pid_t spawn(const std::vector<std::string>& args,
             const std::vector<std::pair<std::string, std::string>>& env, const std::string& log) {
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    std::freopen(log.c_str(), "w", stdout);
-    std::freopen(log.c_str(), "a", stderr);
-    for (const char* k : {"RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"}) ::unsetenv(k);
-    ::setenv("OMP_NUM_THREADS", "1", 1);
-    ::setenv("OPENBLAS_NUM_THREADS", "1", 1);
-    for (const auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
-    std::vector<std::string> a = args;
-    std::vector<char*> argv;
-    for (auto& s : a) argv.push_back(s.data());
-    argv.push_back(nullptr);
-    ::execv(argv[0], argv.data());
-    std::_Exit(127);
-  }
-  return pid;
+  std::vector<std::pair<std::string, std::string>> all = {{"OMP_NUM_THREADS", "1"}, {"OPENBLAS_NUM_THREADS", "1"}};
+  all.insert(all.end(), env.begin(), env.end());
+  return test::spawn_program(args, all, log, {"RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"});
 }
 
 // Returns the exit code of args (128 + signal if killed).

@@ -32,6 +32,7 @@
 #include "train/trainer.h"
 #include "test_util.h"
 #include "core/build_paths.h"
+#include "program_util.h"
 
 namespace fs = std::filesystem;
 
@@ -804,26 +805,11 @@ INSTANTIATE_TEST_SUITE_P(
 
 TEST(TrainCommand, SigintCheckpointsAndExitsCleanly) {
   const std::string dir = fresh_dir("sigint");
-  const RunConfig base = small_config(dir);
-  std::vector<std::string> args = {POPO_BINARY, "train"};
-  for (const auto& [k, v] : flatten(base)) {
-    if (k == "trainer.steps") continue;
-    if (v.find('[') == 0) continue;  // lists keep their defaults
-    args.push_back(k + "=" + v);
-  }
-  args.push_back("trainer.steps=100000");
+  RunConfig base = small_config(dir);
+  base.trainer.optim.steps = 100000;
   const std::string log = dir + "/out.log";
-  pid_t pid = ::fork();
+  pid_t pid = test::spawn_program(test::train_args(base), {}, log);
   ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    std::freopen(log.c_str(), "w", stdout);
-    std::freopen(log.c_str(), "a", stderr);
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    ::execv(argv[0], argv.data());
-    std::_Exit(127);
-  }
   // Wait until at least one training step is logged, then interrupt.
   const std::string metrics = dir + "/run/metrics.jsonl";
   const auto t0 = std::chrono::steady_clock::now();
@@ -851,32 +837,13 @@ TEST(TrainCommand, SigintCheckpointsAndExitsCleanly) {
 
 // ---- crash safety (issue #14): a kill or a full disk mid-write, a corrupt checkpoint -----------
 
-// The `popo train` command line of a config (lists keep their defaults).
-std::vector<std::string> train_args(const RunConfig& c) {
-  std::vector<std::string> args = {POPO_BINARY, "train"};
-  for (const auto& [k, v] : flatten(c)) {
-    if (v.find('[') == 0) continue;
-    args.push_back(k + "=" + v);
-  }
-  return args;
-}
+using test::train_args;
 
 // Runs args with extra environment variables, stdout and stderr into log; returns the wait status.
-int run_program(const std::vector<std::string>& args, const std::vector<std::string>& env,
-                const std::string& log) {
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    std::freopen(log.c_str(), "w", stdout);
-    std::freopen(log.c_str(), "a", stderr);
-    for (const auto& e : env) ::putenv(const_cast<char*>(e.c_str()));
-    std::vector<char*> argv;
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    ::execv(argv[0], argv.data());
-    std::_Exit(127);
-  }
+int run_program(const std::vector<std::string>& args,
+                const std::vector<std::pair<std::string, std::string>>& env, const std::string& log) {
   int status = 0;
-  ::waitpid(pid, &status, 0);
+  ::waitpid(test::spawn_program(args, env, log), &status, 0);
   return status;
 }
 
@@ -923,6 +890,16 @@ StraightRun straight_run(const std::string& dir, int64_t steps) {
   return s;
 }
 
+// Returns the error of checking checkpoint dir against its manifest ("" when it loads).
+std::string load_error(const std::string& dir) {
+  try {
+    load_checkpoint(dir, {});
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
 void expect_same_run(const std::string& a, const std::string& b) {
   const auto ta = checkpoint_tensors(latest_checkpoint(a + "/checkpoints"));
   const auto tb = checkpoint_tensors(latest_checkpoint(b + "/checkpoints"));
@@ -948,8 +925,8 @@ TEST(CrashSafety, KillMidCheckpointKeepsThePreviousOneAndResumeMatches) {
   cfg.run.name = "killed";
   const std::string log = dir + "/killed.log";
   const int status = run_program(train_args(cfg),
-                                 {"POPO_FAULT=kill", "POPO_FAULT_PATH=/checkpoints/",
-                                  "POPO_FAULT_AFTER_BYTES=" + std::to_string(one + one / 2)},
+                                 {{"POPO_FAULT", "kill"}, {"POPO_FAULT_PATH", "/checkpoints/"},
+                                  {"POPO_FAULT_AFTER_BYTES", std::to_string(one + one / 2)}},
                                  log);
   ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << "status " << status << ": " << read_file(log);
   const std::string killed = dir + "/killed";
@@ -981,23 +958,17 @@ TEST(CrashSafety, TruncatedOrCorruptCheckpointIsNamedAndResumeFallsBack) {
   std::string bytes = read_file(weights);
   bytes[bytes.size() / 2] ^= 0x5a;
   write_file_atomic(weights, bytes);
-  try {
-    load_checkpoint(newest, {});
-    ADD_FAILURE() << "a corrupt checkpoint loaded";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(weights), std::string::npos) << e.what();
-    EXPECT_NE(std::string(e.what()).find("corrupt"), std::string::npos) << e.what();
-  }
+  std::string err = load_error(newest);
+  ASSERT_FALSE(err.empty()) << "a corrupt checkpoint loaded";
+  EXPECT_NE(err.find(weights), std::string::npos) << err;
+  EXPECT_NE(err.find("corrupt"), std::string::npos) << err;
   // Cut short: named as truncated, with both sizes.
   write_file_atomic(weights, bytes.substr(0, bytes.size() - 100));
-  try {
-    load_checkpoint(newest, {});
-    ADD_FAILURE() << "a truncated checkpoint loaded";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(weights), std::string::npos) << e.what();
-    EXPECT_NE(std::string(e.what()).find("truncated"), std::string::npos) << e.what();
-    EXPECT_NE(std::string(e.what()).find(std::to_string(bytes.size())), std::string::npos) << e.what();
-  }
+  err = load_error(newest);
+  ASSERT_FALSE(err.empty()) << "a truncated checkpoint loaded";
+  EXPECT_NE(err.find(weights), std::string::npos) << err;
+  EXPECT_NE(err.find("truncated"), std::string::npos) << err;
+  EXPECT_NE(err.find(std::to_string(bytes.size())), std::string::npos) << err;
 
   // --resume (the program) falls back to step 2, says so, and ends where the straight run ended.
   const std::string log = dir + "/resume.log";
@@ -1032,8 +1003,8 @@ TEST(CrashSafety, FullDiskIsOneClearErrorAndDamagesNothingWritten) {
   cfg.run.name = "metrics_full";
   std::string log = dir + "/metrics_full.log";
   const size_t budget = straight_metrics.find('\n', straight_metrics.size() / 2) + 40;  // mid-row
-  int status = run_program(train_args(cfg), {"POPO_FAULT=enospc", "POPO_FAULT_PATH=metrics.jsonl",
-                                             "POPO_FAULT_AFTER_BYTES=" + std::to_string(budget)}, log);
+  int status = run_program(train_args(cfg), {{"POPO_FAULT", "enospc"}, {"POPO_FAULT_PATH", "metrics.jsonl"},
+                                             {"POPO_FAULT_AFTER_BYTES", std::to_string(budget)}}, log);
   ASSERT_TRUE(WIFEXITED(status)) << read_file(log);
   EXPECT_EQ(WEXITSTATUS(status), 1) << read_file(log);
   std::string out = read_file(log);
@@ -1057,8 +1028,8 @@ TEST(CrashSafety, FullDiskIsOneClearErrorAndDamagesNothingWritten) {
   // The disk fills during the second checkpoint: the first stays loadable, no partial folder.
   cfg.run.name = "ckpt_full";
   log = dir + "/ckpt_full.log";
-  status = run_program(train_args(cfg), {"POPO_FAULT=enospc", "POPO_FAULT_PATH=/checkpoints/",
-                                         "POPO_FAULT_AFTER_BYTES=" + std::to_string(one + one / 2)}, log);
+  status = run_program(train_args(cfg), {{"POPO_FAULT", "enospc"}, {"POPO_FAULT_PATH", "/checkpoints/"},
+                                         {"POPO_FAULT_AFTER_BYTES", std::to_string(one + one / 2)}}, log);
   ASSERT_TRUE(WIFEXITED(status)) << read_file(log);
   EXPECT_EQ(WEXITSTATUS(status), 1) << read_file(log);
   out = read_file(log);
