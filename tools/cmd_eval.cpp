@@ -46,6 +46,7 @@ struct EvalArgs {
   int batch_size = 64;
   uint64_t seed = 0;
   bool strict = false;
+  DataKeys keys;  // where --data rows keep their fields (the benchmarks use the defaults)
   bool last_number = false;
   std::string extraction = "math_verify";  // reward.extraction
   std::string dtype = "auto";
@@ -57,6 +58,7 @@ struct EvalSet {
   std::string name, path;
   std::vector<MathProblem> problems;
   LoadReport report;
+  DataKeys keys;
 };
 
 // Returns the folder name of a path ("runs/x/step-300/" -> "step-300").
@@ -71,29 +73,31 @@ std::vector<EvalSet> load_sets(const EvalArgs& a) {
              "popo eval: give --bench NAMES (comma-separated) or --data FILE");
   const std::string data_dir = a.data_dir.empty() ? default_data_dir() : a.data_dir;
   std::vector<EvalSet> sets;
-  for (const auto& name : a.bench) sets.push_back({name, benchmark_path(name, data_dir), {}, {}});
+  for (const auto& name : a.bench) sets.push_back({name, benchmark_path(name, data_dir), {}, {}, {}});
   for (const auto& file : a.data) {
     std::string name = std::filesystem::path(file).stem().string();
     for (const auto& s : sets) {
       if (s.name == name) name += "-" + std::to_string(sets.size());
     }
-    sets.push_back({name, file, {}, {}});
+    sets.push_back({name, file, {}, {}, a.keys});
   }
   for (auto& s : sets) {
     POPO_CHECK(path_exists(s.path), "popo eval: data file '", s.path, "' of '", s.name,
                "' not found",
                s.path.rfind(data_dir, 0) == 0 ? "; hint: set --data-dir or POPO_DATA_DIR" : "");
-    s.problems = load_math_jsonl(s.path, a.strict, &s.report);
+    s.problems = load_math_jsonl(s.path, a.strict, &s.report, s.keys);
     if (s.report.skipped > 0) {
       std::string lines;
       for (int l : s.report.skipped_lines) lines += (lines.empty() ? "" : ", ") + std::to_string(l);
-      LOG_WARN(s.path, ": skipped ", s.report.skipped, " row(s) without 'problem' or 'answer' ",
+      LOG_WARN(s.path, ": skipped ", s.report.skipped, " row(s) without a prompt ('", s.keys.prompt,
+               "') or an answer ('", s.keys.answer, "') ",
                "(lines ", lines,
                s.report.skipped > static_cast<int>(s.report.skipped_lines.size()) ? ", ..." : "",
                "); --strict makes this an error");
     }
-    POPO_CHECK(!s.problems.empty(), "popo eval: ", s.path, " has no usable rows (need 'problem' ",
-               "and 'answer')");
+    POPO_CHECK(!s.problems.empty(), "popo eval: ", s.path, " has no usable rows (need '",
+               s.keys.prompt, "' and '", s.keys.answer, "'; --prompt-key and --answer-key name "
+               "other fields)");
     if (a.limit > 0 && static_cast<int>(s.problems.size()) > a.limit) s.problems.resize(a.limit);
   }
   return sets;
@@ -202,7 +206,17 @@ const CommandRegistrar kRegistrar(
                      "*.safetensors, tokenizer.json)")
           ->required();
       app.add_option("--bench", a->bench, "benchmarks, comma-separated: " + known)->delimiter(',');
-      app.add_option("--data", a->data, "extra JSONL file(s) with id/problem/answer rows");
+      app.add_option("--data", a->data,
+                     "extra JSONL or JSON-array file(s); rows id/problem/answer unless the "
+                     "--*-key options say otherwise");
+      app.add_option("--prompt-key", a->keys.prompt,
+                     "--data rows: the prompt's field, a dotted path (a string or a list of "
+                     "{role, content} messages)")
+          ->capture_default_str();
+      app.add_option("--answer-key", a->keys.answer,
+                     "--data rows: the gold answer's field (e.g. reward_model.ground_truth)")
+          ->capture_default_str();
+      app.add_option("--id-key", a->keys.id, "--data rows: the id's field")->capture_default_str();
       app.add_option("--data-dir", a->data_dir,
                      "folder of the benchmark files (default: $POPO_DATA_DIR, else the data "
                      "shipped with popo)");

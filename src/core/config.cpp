@@ -4,6 +4,7 @@
 // YAML's own type guessing, so "1e-6", "yes" or "~" mean the same in a file and on the command
 // line.
 #include "core/config.h"
+#include "core/command_line.h"
 #include "core/strings.h"
 
 #include <yaml-cpp/yaml.h>
@@ -15,6 +16,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <limits>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <sstream>
@@ -105,8 +107,12 @@ const char* type_name(FieldType t) {
       return "list<int64>";
     case FieldType::kEnum:
       return "enum";
+    case FieldType::kCommand:
+      return "command";
     case FieldType::kStruct:
       return "section";
+    case FieldType::kStructList:
+      return "list<section>";
   }
   return "?";
 }
@@ -264,6 +270,16 @@ std::string value_text(const FieldNode& f, bool yaml) {
       const int i = ref<int>(f);
       return i >= 0 && i < static_cast<int>(f.enum_names->size()) ? (*f.enum_names)[size_t(i)] : "?";
     }
+    case FieldType::kCommand: {
+      // YAML: a flow list of the words (exact); plain: the line a shell would split back.
+      const auto& w = ref<CommandLine>(f).words;
+      if (!yaml) return join_command_words(w);
+      std::string s = "[";
+      for (size_t i = 0; i < w.size(); ++i) s += (i ? ", " : "") + quote(w[i]);
+      return s + "]";
+    }
+    case FieldType::kStructList:  // flattened element by element (flatten_into)
+      return f.list_ops->size(f.ptr) == 0 ? "[]" : "";
     case FieldType::kStruct:
       break;
   }
@@ -321,6 +337,10 @@ std::string expected_text(const FieldNode& f) {
       return "list<string> (e.g. [a, b])";
     case FieldType::kInt64List:
       return "list<int64> (e.g. [1, 2])";
+    case FieldType::kCommand:
+      return "command (a command line string or a list of words)";
+    case FieldType::kStructList:
+      return "list of sections (e.g. [{name: a}, {name: b}])";
     case FieldType::kEnum:
     case FieldType::kStruct:
       return "section (a mapping of keys)";
@@ -414,11 +434,62 @@ std::string describe_node(const YAML::Node& n) {
   }
 }
 
+void load_section(const FieldNode& section, const YAML::Node& n, const std::string& prefix,
+                  const LoadCtx& ctx);
+
+// A list of sections replaces the list: element i is a default element with the keys given.
+void load_struct_list(const FieldNode& f, const YAML::Node& n, const std::string& key,
+                      const LoadCtx& ctx) {
+  if (n.IsNull()) return;  // "functions:" with nothing under it keeps the defaults
+  if (!n.IsSequence()) {
+    POPO_FAIL(where(ctx, n), ": key '", key, "': expected ", expected_text(f), ", got ",
+              describe_node(n));
+  }
+  f.list_ops->resize(f.ptr, 0);
+  f.list_ops->resize(f.ptr, n.size());
+  for (size_t i = 0; i < n.size(); ++i) {
+    const std::string ekey = key + "[" + std::to_string(i) + "]";
+    if (!n[i].IsMap()) {
+      POPO_FAIL(where(ctx, n[i]), ": key '", ekey, "': expected a mapping of keys, got ",
+                describe_node(n[i]));
+    }
+    FieldNode element;
+    f.list_ops->element(f.ptr, i, &element);
+    load_section(element, n[i], ekey, ctx);
+  }
+}
+
 void load_leaf(const FieldNode& f, const YAML::Node& n, const std::string& key,
                const LoadCtx& ctx) {
   auto fail = [&](const std::string& got) {
     POPO_FAIL(where(ctx, n), ": key '", key, "': expected ", expected_text(f), ", got ", got);
   };
+  if (f.type == FieldType::kCommand) {
+    std::vector<std::string> words;
+    if (n.IsScalar()) {
+      if (n.Scalar().empty()) {  // "" = no command
+        ref<CommandLine>(f).words.clear();
+        return;
+      }
+      try {
+        words = split_command_words(n.Scalar());
+      } catch (const Error& e) {
+        POPO_FAIL(where(ctx, n), ": key '", key, "': ", e.what());
+      }
+    } else if (n.IsSequence()) {
+      for (size_t i = 0; i < n.size(); ++i) {
+        if (!n[i].IsScalar()) {
+          POPO_FAIL(where(ctx, n[i]), ": key '", key, "[", i, "]': expected a word, got ",
+                    describe_node(n[i]));
+        }
+        words.push_back(n[i].Scalar());
+      }
+    } else {
+      fail(describe_node(n));
+    }
+    ref<CommandLine>(f).words = words;
+    return;
+  }
   if (f.type == FieldType::kStringList || f.type == FieldType::kInt64List) {
     if (!n.IsSequence()) fail(describe_node(n));
     std::vector<std::string> strings;
@@ -464,6 +535,8 @@ void load_section(const FieldNode& section, const YAML::Node& n, const std::stri
     }
     if (f->type == FieldType::kStruct)
       load_section(*f, kv.second, key, ctx);
+    else if (f->type == FieldType::kStructList)
+      load_struct_list(*f, kv.second, key, ctx);
     else
       load_leaf(*f, kv.second, key, ctx);
   }
@@ -475,10 +548,19 @@ void flatten_into(const FieldNode& node, const std::string& prefix,
                   std::vector<std::pair<std::string, std::string>>* out) {
   for (const FieldNode& c : node.children) {
     const std::string key = join_key(prefix, c.name);
-    if (c.type == FieldType::kStruct)
+    if (c.type == FieldType::kStruct) {
       flatten_into(c, key, out);
-    else
+    } else if (c.type == FieldType::kStructList) {
+      const size_t n = c.list_ops->size(c.ptr);
+      if (n == 0) out->emplace_back(key, "[]");  // an empty list is a value too
+      for (size_t i = 0; i < n; ++i) {
+        FieldNode element;
+        c.list_ops->element(c.ptr, i, &element);
+        flatten_into(element, key + "[" + std::to_string(i) + "]", out);
+      }
+    } else {
       out->emplace_back(key, value_text(c, /*yaml=*/false));
+    }
   }
 }
 
@@ -491,6 +573,21 @@ std::string one_line(const std::string& s) {
 void dump_into(const FieldNode& node, int indent, std::string* out) {
   const std::string pad(indent, ' ');
   for (const FieldNode& c : node.children) {
+    if (c.type == FieldType::kStructList) {
+      const size_t n = c.list_ops->size(c.ptr);
+      *out += pad + c.name + ":" + (n == 0 ? " []" : "");
+      if (!c.doc.empty()) *out += "  # " + one_line(c.doc);
+      *out += "\n";
+      for (size_t i = 0; i < n; ++i) {
+        // Each element as a block mapping under "- ": its first line carries the dash.
+        FieldNode element;
+        c.list_ops->element(c.ptr, i, &element);
+        const size_t at = out->size();
+        dump_into(element, indent + 4, out);
+        if (out->size() > at) (*out)[at + static_cast<size_t>(indent) + 2] = '-';
+      }
+      continue;
+    }
     if (c.type == FieldType::kStruct) {
       *out += pad + c.name + ":";
       if (!c.doc.empty()) *out += "  # " + one_line(c.doc);
@@ -519,6 +616,15 @@ void help_rows(const FieldNode& node, const std::string& prefix, std::vector<Hel
     if (c.type == FieldType::kStruct) {
       out->push_back({key, "section", "", one_line(c.doc), true});
       help_rows(c, key, out);
+    } else if (c.type == FieldType::kStructList) {
+      // One header row, then an element's keys with a default element's values.
+      const size_t n = c.list_ops->size(c.ptr);
+      out->push_back({key + "[]", "list", "", one_line(c.doc) + "; default: " +
+                                                   std::to_string(n) + " entries, see --print-config",
+                      true});
+      FieldNode proto;
+      c.list_ops->prototype(&proto);
+      help_rows(proto, key + "[]", out);
     } else {
       std::string v =
           c.type == FieldType::kString ? quote(ref<std::string>(c)) : value_text(c, /*yaml=*/false);
@@ -583,44 +689,76 @@ void apply_override_text(const FieldNode& root, const std::string& kv, const std
 
   const FieldNode* node = &root;
   std::string walked;
+  std::vector<std::unique_ptr<FieldNode>> elements;  // list elements walked through (name[i])
   size_t start = 0;
   for (;;) {
     const size_t dot = key.find('.', start);
-    const std::string part =
+    std::string part =
         key.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
     POPO_CHECK(node->type == FieldType::kStruct, source, ": key '", key, "': '", walked,
                "' is a value, not a section");
+    // "functions[1]": element 1 of a list of sections.
+    int64_t index = -1;
+    const size_t bracket = part.find('[');
+    if (bracket != std::string::npos) {
+      const std::string digits = part.substr(bracket + 1, part.size() - bracket - 2);
+      POPO_CHECK(part.back() == ']' && parse_int64(digits, &index) && index >= 0, source,
+                 ": key '", key, "': expected name[index] with a non-negative index, got '", part,
+                 "'");
+      part = part.substr(0, bracket);
+    }
     const FieldNode* next = find_child(*node, part);
     if (!next) {
       POPO_FAIL(source, ": unknown key '", key, "'", suggestion(root, *node, walked, key));
     }
     walked = join_key(walked, part);
     node = next;
+    if (index >= 0) {
+      POPO_CHECK(node->type == FieldType::kStructList, source, ": key '", key, "': '", walked,
+                 "' is not a list of sections, so it takes no [index]");
+      const size_t n = node->list_ops->size(node->ptr);
+      POPO_CHECK(static_cast<size_t>(index) < n, source, ": key '", key, "': '", walked, "' has ",
+                 n, " entries (indices 0..", static_cast<int64_t>(n) - 1,
+                 "); set the whole list to add one, e.g. ", walked, "=[{...}, {...}]");
+      elements.push_back(std::make_unique<FieldNode>());
+      node->list_ops->element(node->ptr, static_cast<size_t>(index), elements.back().get());
+      walked += "[" + std::to_string(index) + "]";
+      node = elements.back().get();  // a section
+    }
     if (dot == std::string::npos) break;
     start = dot + 1;
   }
   const FieldNode& f = *node;
   if (f.type == FieldType::kStruct) {
     std::string keys;
-    for (const FieldNode& c : f.children) keys += " " + join_key(key, c.name);
+    for (const FieldNode& c : f.children) keys += " " + join_key(walked, c.name);
     POPO_FAIL(source, ": key '", key, "' is a section, not a value; set one of its keys:", keys);
   }
   auto fail = [&](const std::string& got) {
     POPO_FAIL(source, ": key '", key, "': expected ", expected_text(f), ", got ", got,
               " (from '", kv, "')");
   };
-  if (f.type == FieldType::kStringList || f.type == FieldType::kInt64List) {
+  if (f.type == FieldType::kStringList || f.type == FieldType::kInt64List ||
+      f.type == FieldType::kStructList || f.type == FieldType::kCommand) {
+    // YAML flow syntax; a command also takes a bare command line (split as a shell does).
+    const bool bare_command =
+        f.type == FieldType::kCommand && (trim(raw).empty() || trim(raw)[0] != '[');
     YAML::Node n;
     try {
-      n = YAML::Load(raw);
+      n = bare_command ? YAML::Node(raw) : YAML::Load(raw);
     } catch (const YAML::Exception&) {
-      fail("'" + raw + "' (not a YAML list)");
+      fail("'" + raw + "' (not YAML flow syntax)");
     }
-    if (!n.IsSequence()) fail("'" + raw + "'");
+    if (!bare_command && !n.IsSequence()) fail("'" + raw + "'");
     LoadCtx ctx{&root, source};
+    if (f.type == FieldType::kStructList) {
+      load_struct_list(f, n, key, ctx);  // its errors name the element and key
+      return;
+    }
     try {
       load_leaf(f, n, key, ctx);
     } catch (const Error&) {
+      if (f.type == FieldType::kCommand) throw;
       fail("'" + raw + "'");
     }
     return;

@@ -26,6 +26,14 @@
 
 namespace popo {
 
+// A command line as a config value: YAML gives it as one string, split into words as a POSIX
+// shell splits them (quotes and backslashes, no expansion: core/command_line.h), or as a list of
+// words taken as they are.
+struct CommandLine {
+  std::vector<std::string> words;
+  bool operator==(const CommandLine& o) const { return words == o.words; }
+};
+
 namespace config_detail {
 
 enum class FieldType {
@@ -38,8 +46,12 @@ enum class FieldType {
   kStringList,
   kInt64List,
   kEnum,
-  kStruct
+  kCommand,
+  kStruct,
+  kStructList
 };
+
+struct StructListOps;
 
 // One field of a config: a leaf (ptr points at the member) or a section (children).
 struct FieldNode {
@@ -49,6 +61,15 @@ struct FieldNode {
   void* ptr = nullptr;
   std::vector<FieldNode> children;
   const std::vector<const char*>* enum_names = nullptr;  // kEnum: the spelling of each value
+  const StructListOps* list_ops = nullptr;               // kStructList: ptr is the std::vector
+};
+
+// The type-erased operations on a std::vector<S> of config structs.
+struct StructListOps {
+  size_t (*size)(const void* vec);
+  void (*resize)(void* vec, size_t n);                      // new elements are default S
+  void (*element)(void* vec, size_t i, FieldNode* out);      // out->children: element i's fields
+  void (*prototype)(FieldNode* out);                          // a default S's fields (--help)
 };
 
 struct Collector;
@@ -95,6 +116,11 @@ struct Collector {
   void operator()(const char* name, std::vector<int64_t>& x, const char* doc) {
     add(name, doc, FieldType::kInt64List, &x);
   }
+  void operator()(const char* name, CommandLine& x, const char* doc) {
+    add(name, doc, FieldType::kCommand, &x);
+  }
+  template <class U, std::enable_if_t<has_visit_fields<U>::value, int> = 0>
+  void operator()(const char* name, std::vector<U>& x, const char* doc);
   template <class U, std::enable_if_t<is_config_enum<U>::value, int> = 0>
   void operator()(const char* name, U& x, const char* doc) {
     static_assert(std::is_same_v<std::underlying_type_t<U>, int>,
@@ -130,6 +156,28 @@ FieldNode collect_fields(T& cfg) {
   Collector c{&root.children};
   cfg.visit_fields(c);
   return root;
+}
+
+template <class U>
+const StructListOps& struct_list_ops() {
+  static const StructListOps ops{
+      [](const void* v) { return static_cast<const std::vector<U>*>(v)->size(); },
+      [](void* v, size_t n) { static_cast<std::vector<U>*>(v)->resize(n); },
+      [](void* v, size_t i, FieldNode* out) {
+        out->children = collect_fields((*static_cast<std::vector<U>*>(v))[i]).children;
+      },
+      [](FieldNode* out) {
+        static U proto;  // only read: the --help listing shows its defaults
+        out->children = collect_fields(proto).children;
+      }};
+  return ops;
+}
+
+template <class U, std::enable_if_t<has_visit_fields<U>::value, int>>
+void Collector::operator()(const char* name, std::vector<U>& x, const char* doc) {
+  FieldNode node{name, doc, FieldType::kStructList, &x, {}};
+  node.list_ops = &struct_list_ops<U>();
+  push(std::move(node));
 }
 
 // Tree-level implementations (config.cpp).

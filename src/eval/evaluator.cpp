@@ -76,7 +76,7 @@ EvalResult evaluate(CausalLM& model, const Tokenizer& tokenizer,
   std::vector<std::string> prompt_text(num_problems);
   std::vector<std::vector<int32_t>> prompt_ids(num_problems);
   for (int i = 0; i < num_problems; ++i) {
-    prompt_text[i] = apply_chat_template(o.template_name, problems[i].problem);
+    prompt_text[i] = problem_prompt(o.template_name, problems[i]);
     prompt_ids[i] = tokenizer.encode(prompt_text[i]);
     POPO_CHECK(!prompt_ids[i].empty(), "eval '", o.name, "': problem '", problems[i].id,
                "' encodes to no tokens");

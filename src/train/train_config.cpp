@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <utility>
 
 #include "core/error.h"
 #include "core/io.h"
@@ -25,9 +26,12 @@ std::string join(const std::vector<std::string>& names) {
   return out;
 }
 
+bool ends_with(const std::string& s, const std::string& tail) {
+  return s.size() > tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
+}
+
 bool looks_like_path(const std::string& s) {
-  return s.find('/') != std::string::npos ||
-         (s.size() > 6 && s.compare(s.size() - 6, 6, ".jsonl") == 0);
+  return s.find('/') != std::string::npos || ends_with(s, ".jsonl") || ends_with(s, ".json");
 }
 
 void check_positive(int64_t value, const char* key) {
@@ -52,6 +56,15 @@ std::string resolve_dataset_path(const std::string& dataset) {
 void validate_run_config(const RunConfig& cfg) {
   const TrainerSection& t = cfg.trainer;
   (void)cfg.reward.verify_options();  // reward.extraction: math_verify | boxed
+  validate(cfg.reward);               // reward.functions, reward.timeout_s
+  for (const auto& [key, value] : {std::pair<const char*, const std::string*>{"data.prompt_key", &cfg.data.prompt_key},
+                                   {"data.answer_key", &cfg.data.answer_key},
+                                   {"data.id_key", &cfg.data.id_key}}) {
+    POPO_CHECK(!value->empty() && value->front() != '.' && value->back() != '.' &&
+                   value->find("..") == std::string::npos,
+               "config: ", key, " must be a field name or a dotted path such as "
+               "reward_model.ground_truth, got '", *value, "'");
+  }
   // Algorithm first: its errors are the most common typo.
   POPO_CHECK(!(cfg.algo.traits().compares_group && t.group_size < 2), "config: trainer.group_size = ",
              t.group_size, " but algo.name=", cfg.algo.name_text(), " compares the rollouts of a prompt with each "

@@ -61,7 +61,7 @@ struct ModelSection {
 
 // Section `data`.
 struct DataSection {
-  std::string dataset = "arithmetic";  // arithmetic | a JSONL path (id, problem, answer) | a benchmark name
+  std::string dataset = "arithmetic";  // arithmetic | a JSONL / JSON path (fields: *_key below) | a benchmark name
   std::string template_name = "plain";  // chat template: chatml | plain | qwen-boxed | raw (key `template`)
   std::string heldout = "arithmetic";  // held-out set: arithmetic | JSONL path | benchmark | "" (split off the training set)
   int64_t heldout_size = 500;          // held-out problems evaluated (0 = all of a file)
@@ -74,6 +74,11 @@ struct DataSection {
   // over one-digit operands: min_ops, max_ops, min_digits, max_digits, max_mul_digits,
   // operators, heldout_fraction.
   ArithmeticConfig arithmetic = {1, 2, 1, 1, 1, "+-*", 0.1};
+  // Where a dataset file's rows keep their fields (dotted paths; data/math_dataset.h): verl's
+  // parquet exported to JSONL is prompt_key=prompt, answer_key=reward_model.ground_truth.
+  std::string prompt_key = "problem";
+  std::string answer_key = "answer";
+  std::string id_key = "id";
 
   template <class V>
   void visit_fields(V& v) {
@@ -87,6 +92,11 @@ struct DataSection {
     v("seed", seed, "arithmetic: seed of the training pool");
     v("heldout_seed", heldout_seed, "arithmetic: seed of the held-out problems");
     v("arithmetic", arithmetic, "built-in arithmetic task difficulty");
+    v("prompt_key", prompt_key,
+      "dataset files: the prompt's field, a dotted path (a string, or a list of {role, content} "
+      "messages rendered by the template as a conversation)");
+    v("answer_key", answer_key, "dataset files: the gold answer's field (dotted path)");
+    v("id_key", id_key, "dataset files: the id's field (dotted path; missing = the line number)");
   }
 };
 
@@ -183,6 +193,18 @@ struct RunSection {
   }
 };
 
+// Section `log`: where the metrics rows go besides run_dir/metrics.jsonl.
+struct LogSection {
+  bool tensorboard = true;  // also run_dir/tb/events.out.tfevents.* (core/tensorboard.h)
+
+  template <class V>
+  void visit_fields(V& v) {
+    v("tensorboard", tensorboard,
+      "also write every metrics.jsonl scalar to <run folder>/tb/events.out.tfevents.* "
+      "(tensorboard --logdir runs)");
+  }
+};
+
 // Returns the algorithm section of the demonstration: POPO with its defaults except
 // popo.entropy_on=positives.
 inline AlgoConfig demo_algo_config() {
@@ -203,6 +225,7 @@ struct RunConfig {
   TrainerSection trainer;
   RewardConfig reward;
   RunSection run;
+  LogSection log;
 
   template <class V>
   void visit_fields(V& v) {
@@ -214,8 +237,9 @@ struct RunConfig {
     v("popo", algo.popo, "POPO options (POPO.md)");
     v("grpo", algo.grpo, "policy-gradient options (GRPO, RLOO, PSR, NSR, W-REINFORCE)");
     v("trainer", trainer, "optimisation and schedule");
-    v("reward", reward, "math reward (docs/VERIFIER.md)");
+    v("reward", reward, "rollout rewards: the weighted reward functions (docs/VERIFIER.md)");
     v("run", run, "run folder");
+    v("log", log, "metrics logging besides metrics.jsonl");
   }
 };
 

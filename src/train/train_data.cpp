@@ -15,29 +15,77 @@ namespace popo {
 
 namespace {
 
+PromptedProblem from_math(const MathProblem& r) {
+  PromptedProblem p;
+  p.id = r.id;
+  p.problem = r.problem;
+  p.answer = r.answer;
+  p.messages = r.messages;
+  p.metadata_json = r.metadata_json;
+  return p;
+}
+
 std::vector<PromptedProblem> from_math(const std::vector<MathProblem>& rows) {
   std::vector<PromptedProblem> out;
   out.reserve(rows.size());
-  for (const auto& r : rows) out.push_back(PromptedProblem{r.id, r.problem, r.answer, {}});
+  for (const auto& r : rows) out.push_back(from_math(r));
   return out;
 }
 
-std::vector<PromptedProblem> load_file_problems(const std::string& name, const char* key) {
+PromptedProblem from_text(const std::string& id, const std::string& problem,
+                          const std::string& answer) {
+  MathProblem m;
+  m.id = id;
+  m.problem = problem;
+  m.answer = answer;
+  return from_math(m);
+}
+
+std::vector<PromptedProblem> load_file_problems(const RunConfig& cfg, const std::string& name,
+                                                const char* key) {
   const std::string path = resolve_dataset_path(name);
   LoadReport report;
-  auto rows = load_math_jsonl(path, /*strict=*/false, &report);
+  const DataKeys keys = dataset_keys(cfg, name);
+  auto rows = load_math_jsonl(path, /*strict=*/false, &report, keys);
   if (report.skipped > 0) {
-    LOG_WARN(key, ": skipped ", report.skipped, " rows of ", path, " without problem or answer");
+    std::string lines;
+    for (int l : report.skipped_lines) lines += (lines.empty() ? "" : ", ") + std::to_string(l);
+    LOG_WARN(key, ": skipped ", report.skipped, " rows of ", path, " without a prompt ('",
+             keys.prompt, "') or an answer ('", keys.answer, "'): lines ", lines,
+             report.skipped > static_cast<int>(report.skipped_lines.size()) ? ", ..." : "");
   }
-  POPO_CHECK(!rows.empty(), key, " '", name, "': no usable problems in ", path);
+  POPO_CHECK(!rows.empty(), key, " '", name, "': no usable problems in ", path, " (read with ",
+             "data.prompt_key='", keys.prompt, "', data.answer_key='", keys.answer, "')");
   return from_math(rows);
 }
 
 }  // namespace
 
-std::string prompt_text(const RunConfig& cfg, const std::string& problem) {
+MathProblem PromptedProblem::math() const {
+  MathProblem m;
+  m.id = id;
+  m.problem = problem;
+  m.answer = answer;
+  m.messages = messages;
+  m.metadata_json = metadata_json;
+  return m;
+}
+
+std::string prompt_text(const RunConfig& cfg, const MathProblem& problem) {
   note_config_read("data.template");
-  return apply_chat_template(cfg.data.template_name, problem);
+  return problem_prompt(cfg.data.template_name, problem);
+}
+
+DataKeys dataset_keys(const RunConfig& cfg, const std::string& dataset) {
+  DataKeys keys;
+  const auto names = benchmark_names();
+  if (dataset == "arithmetic" || std::find(names.begin(), names.end(), dataset) != names.end())
+    return keys;
+  note_config_read({"data.prompt_key", "data.answer_key", "data.id_key"});
+  keys.prompt = cfg.data.prompt_key;
+  keys.answer = cfg.data.answer_key;
+  keys.id = cfg.data.id_key;
+  return keys;
 }
 
 ProblemSets load_problem_sets(const RunConfig& cfg) {
@@ -53,8 +101,8 @@ ProblemSets load_problem_sets(const RunConfig& cfg) {
                                              derive_seed(cfg.data.seed, "arithmetic_train", 0),
                                              ArithmeticSplit::kTrain);
     for (const auto& p : problems) {
-      sets.train.push_back(PromptedProblem{p.id, p.prompt, p.answer, {}});
-      sets.warm_start.push_back(SftExample{prompt_text(cfg, p.prompt), " " + p.solution});
+      sets.train.push_back(from_text(p.id, p.prompt, p.answer));
+      sets.warm_start.push_back(SftExample{prompt_text(cfg, sets.train.back().math()), " " + p.solution});
     }
     sets.corpus = arithmetic_corpus(a, /*num_examples=*/2000, cfg.data.seed);
     for (const auto& e : sets.warm_start) {
@@ -62,7 +110,7 @@ ProblemSets load_problem_sets(const RunConfig& cfg) {
       sets.corpus.push_back(e.prompt + e.target);
     }
   } else {
-    sets.train = load_file_problems(cfg.data.dataset, "data.dataset");
+    sets.train = load_file_problems(cfg, cfg.data.dataset, "data.dataset");
   }
   // 2. Held-out problems.
   if (cfg.data.heldout == "arithmetic") {
@@ -74,12 +122,12 @@ ProblemSets load_problem_sets(const RunConfig& cfg) {
                                              derive_seed(cfg.data.heldout_seed, "arithmetic_heldout", 0),
                                              ArithmeticSplit::kHeldout);
     for (const auto& p : problems) {
-      sets.heldout.push_back(PromptedProblem{p.id, p.prompt, p.answer, {}});
+      sets.heldout.push_back(from_text(p.id, p.prompt, p.answer));
     }
   } else if (cfg.data.heldout.empty()) {
     // Split: the last heldout_size problems of a seeded shuffle of the training set.
     std::vector<MathProblem> rows;
-    for (const auto& p : sets.train) rows.push_back(MathProblem{p.id, p.problem, p.answer});
+    for (const auto& p : sets.train) rows.push_back(p.math());
     shuffle_problems(rows, derive_seed(seed, "heldout_split", 0));
     const int64_t n = std::min<int64_t>(cfg.data.heldout_size, static_cast<int64_t>(rows.size()) - 1);
     POPO_CHECK(n > 0, "data.heldout = \"\": the training set has too few problems to split");
@@ -88,7 +136,7 @@ ProblemSets load_problem_sets(const RunConfig& cfg) {
     sets.train = from_math(rows);
     sets.heldout = from_math(held);
   } else {
-    sets.heldout = load_file_problems(cfg.data.heldout, "data.heldout");
+    sets.heldout = load_file_problems(cfg, cfg.data.heldout, "data.heldout");
     if (cfg.data.heldout_size > 0 &&
         static_cast<int64_t>(sets.heldout.size()) > cfg.data.heldout_size) {
       sets.heldout.resize(cfg.data.heldout_size);
@@ -104,7 +152,8 @@ int64_t tokenize_problems(std::vector<PromptedProblem>& problems, const RunConfi
   kept.reserve(problems.size());
   note_config_read("data.max_prompt_tokens");
   for (auto& p : problems) {
-    p.prompt_ids = tok.encode(prompt_text(cfg, p.problem));
+    p.prompt = prompt_text(cfg, p.math());
+    p.prompt_ids = tok.encode(p.prompt);
     if (static_cast<int64_t>(p.prompt_ids.size()) > cfg.data.max_prompt_tokens ||
         p.prompt_ids.empty()) {
       ++dropped;

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "data/math_dataset.h"
 #include "train/train_config.h"
 #include "train/warm_start.h"
 #include "tokenizer/tokenizer.h"
@@ -18,9 +19,15 @@ namespace popo {
 // One problem ready for the model.
 struct PromptedProblem {
   std::string id;
-  std::string problem;              // raw problem text
+  std::string problem;              // raw problem text (a conversation's last user turn)
   std::string answer;               // gold answer
   std::vector<int32_t> prompt_ids;  // templated and tokenised prompt
+  std::vector<ChatMessage> messages;  // the conversation, when the dataset's prompt is one
+  std::string metadata_json = "{}";   // the row's other fields (command rewards' metadata)
+  std::string prompt;                 // the templated prompt text (set with prompt_ids)
+
+  // The problem as the data and eval layers see it.
+  MathProblem math() const;
 };
 
 // Problems as text, before tokenisation (the built-in tokenizer is trained on them).
@@ -34,8 +41,14 @@ struct ProblemSets {
 // Returns the problem sets of cfg.data (reads files; no tokenisation).
 ProblemSets load_problem_sets(const RunConfig& cfg);
 
-// Returns the prompt text of a problem under the run's template.
-std::string prompt_text(const RunConfig& cfg, const std::string& problem);
+// Returns the prompt text of a problem under the run's template (data.template): its
+// conversation when it has one, else its problem text as the user turn.
+std::string prompt_text(const RunConfig& cfg, const MathProblem& problem);
+
+// Returns the dataset keys (data.prompt_key, answer_key, id_key) that a data.dataset or
+// data.heldout value is read with: the config's for a file path, the data/ defaults for a
+// registered benchmark name (those files are in the data/ format).
+DataKeys dataset_keys(const RunConfig& cfg, const std::string& dataset);
 
 // Fills prompt_ids of every problem and drops those longer than max_prompt_tokens; returns the
 // number dropped.

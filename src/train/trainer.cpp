@@ -19,6 +19,7 @@
 #include "core/metrics.h"
 #include "core/progress.h"
 #include "core/rng.h"
+#include "core/tensorboard.h"
 #include "model/dtype.h"
 #include "model/load.h"
 #include "rl/advantages.h"
@@ -28,6 +29,8 @@
 #include "rl/momentum.h"
 #include "rl/predictor.h"
 #include "rl/rollout_filter.h"
+#include "reward/reward_command.h"
+#include "reward/reward_set.h"
 #include "train/train_data.h"
 #include "train/train_plots.h"
 #include "eval/evaluator.h"
@@ -75,7 +78,11 @@ struct StepRollouts {
   std::vector<int64_t> lengths;  // their response lengths in tokens
   int64_t rounds = 0;            // sampling rounds (1 unless DAPO's dynamic sampling refills)
   int64_t sampled_rollouts = 0;  // rollouts sampled over all rounds and ranks
-  double sampled_correct = 0;    // of which the verifier marked correct
+  double sampled_correct = 0;    // of which the reward was > 0
+  // Per reward function (reward.functions order): the sum of its values over the kept rollouts;
+  // and a command's extra metrics over the kept rollouts that reported them: (key, sum, count).
+  std::vector<double> function_sums;
+  std::vector<RewardScores::Extra> extras;
   int64_t row0 = 0, n_total = 0;  // this rank's rows [row0, row0 + n) of the step's n_total rows
   double t_rollout = 0, t_reward = 0;
 };
@@ -96,6 +103,7 @@ class Trainer {
   void evaluate_heldout(int64_t step, bool final_eval, nlohmann::json* row);
   void save(bool final_save);
   void write_plots();
+  void write_metrics(int64_t step, const nlohmann::json& row);
   CheckpointParts parts();
 
   RunConfig cfg_;
@@ -111,6 +119,8 @@ class Trainer {
   std::vector<MathProblem> heldout_;
   std::unique_ptr<DataCursor> cursor_;
   std::unique_ptr<MetricsWriter> metrics_;
+  std::unique_ptr<TensorBoardWriter> tensorboard_;  // log.tensorboard: the same rows as events
+  std::unique_ptr<RewardSet> rewards_;  // reward.functions; command rewards run for the whole run
   TrainerState state_;
   SamplingConfig rollout_sampling_;  // the sampling section, EOS ids and stop strings; seeds per round
   EvalOptions heldout_options_;      // greedy held-out evaluation through the eval layer
@@ -172,7 +182,7 @@ void Trainer::setup() {
   train_ = std::move(sets.train);
   const int64_t dropped_train = tokenize_problems(train_, cfg_, tok_);
   const int64_t dropped_held = tokenize_problems(sets.heldout, cfg_, tok_);
-  for (const PromptedProblem& p : sets.heldout) heldout_.push_back(MathProblem{p.id, p.problem, p.answer});
+  for (const PromptedProblem& p : sets.heldout) heldout_.push_back(p.math());
   if ((dropped_train || dropped_held) && opts_.log_info) {
     LOG_WARN("dropped ", dropped_train, " training and ", dropped_held, " held-out prompts longer "
              "than data.max_prompt_tokens = ", cfg_.data.max_prompt_tokens);
@@ -244,11 +254,24 @@ void Trainer::setup() {
   heldout_options_.eos_token_ids = eos_ids;
   heldout_options_.stop_strings = cfg_.sampling.stop_strings;  // the evaluator adds the template's
   heldout_options_.verify = cfg_.reward.verify_options();     // what the rollouts are rewarded by
+  rewards_ = std::make_unique<RewardSet>(cfg_.reward, cfg_.reward.verify_options());
+  note_config_read("reward.extraction");
+  for (size_t k = 0; k < cfg_.reward.functions.size(); ++k) {
+    const std::string key = "reward.functions[" + std::to_string(k) + "].";
+    for (const char* f : {"name", "kind", "weight"}) config_detail::note_read(key + f);
+    if (cfg_.reward.functions[k].kind == RewardKind::kCommand) {
+      config_detail::note_read(key + "command");
+      note_config_read("reward.timeout_s");
+    }
+  }
   heldout_options_.seed = derive_seed(static_cast<uint64_t>(cfg_.trainer.seed), "heldout_samples", 0);
   heldout_options_.show_progress = false;
 
   // 4. Resume: weights, optimizer, cursor, metrics rows.
   if (main_) metrics_ = std::make_unique<MetricsWriter>(path_join(run_dir_, "metrics.jsonl"));
+  // A new events file per invocation (a resumed run appends one, as TensorBoard expects).
+  note_config_read("log.tensorboard");
+  if (main_ && cfg_.log.tensorboard) tensorboard_ = std::make_unique<TensorBoardWriter>(path_join(run_dir_, "tb"));
   if (!opts_.resume_dir.empty()) {
     ResumePoint point;
     try {
@@ -375,6 +398,15 @@ void Trainer::save(bool final_save) {
   if (opts_.log_info && final_save) LOG_INFO("checkpoint ", dir);
 }
 
+void Trainer::write_metrics(int64_t step, const nlohmann::json& row) {
+  if (!main_) return;
+  metrics_->write(step, row);
+  if (tensorboard_) {
+    const double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    tensorboard_->write_scalars(step, now, row);
+  }
+}
+
 void Trainer::write_plots() {
   note_config_read("run.plots");
   if (!cfg_.run.plots || !main_) return;
@@ -397,10 +429,8 @@ StepRollouts Trainer::sample_and_reward(int64_t step) {
   note_config_read({"trainer.prompts_per_step", "trainer.group_size", "grpo.overlong_buffer",
                     "grpo.overlong_penalty", "grpo.dynamic_sampling", "grpo.overlong_filter"});
   if (gc.dynamic_sampling) note_config_read("grpo.dynamic_sampling_max_rounds");
-  const VerifyOptions reward_opt = cfg_.reward.verify_options();  // reward.extraction
-  note_config_section_read("reward", cfg_.reward);
-
   StepRollouts ro;
+  ro.function_sums.assign(cfg_.reward.functions.size(), 0.0);
   std::vector<RolloutBatch> kept_parts;
   int64_t kept_groups = 0;
   while (true) {
@@ -423,13 +453,27 @@ StepRollouts Trainer::sample_and_reward(int64_t step) {
     }
     ro.t_rollout += seconds_since(t_phase);
 
-    // Reward: the verifier's verdict, plus DAPO's overlong shaping (0 unless grpo.overlong_buffer > 0).
+    // Reward: the weighted sum of reward.functions, plus DAPO's overlong shaping (0 unless
+    // grpo.overlong_buffer > 0). A rollout with a reward > 0 counts as correct (positive).
     t_phase = Clock::now();
     std::vector<int64_t> round_lengths;
     const std::vector<std::string> texts = decode_responses(round_batch, tok_, &round_lengths);
+    std::vector<RewardInput> inputs(static_cast<size_t>(Pl * G));
+    for (int64_t i = 0; i < Pl * G; ++i) {
+      const PromptedProblem& prob = train_[idx[p0 + i / G]];
+      RewardInput& in = inputs[static_cast<size_t>(i)];
+      // Unique in the run: step, round and the rollout's global row.
+      in.id = "s" + std::to_string(step) + "-r" + std::to_string(ro.rounds) + "-" +
+              std::to_string(p0 * G + i);
+      in.prompt = prob.prompt;
+      in.response = texts[i];
+      in.answer = prob.answer;
+      in.metadata = nlohmann::json::parse(prob.metadata_json);
+    }
+    const RewardScores scores = rewards_->score(inputs);
     std::vector<float> correct(Pl * G), shaped(Pl * G);
     for (int64_t i = 0; i < Pl * G; ++i) {
-      correct[i] = static_cast<float>(math_reward(texts[i], train_[idx[p0 + i / G]].answer, reward_opt));
+      correct[i] = scores.total[i];
       shaped[i] = correct[i] + static_cast<float>(overlong_penalty(
                       round_lengths[i], cfg_.sampling.max_new_tokens, gc.overlong_buffer,
                       gc.overlong_penalty));
@@ -450,8 +494,17 @@ StepRollouts Trainer::sample_and_reward(int64_t step) {
     kept_groups += static_cast<int64_t>(groups.size());
     for (int64_t g : groups) {
       for (int64_t k = 0; k < G; ++k) {
-        ro.rewards.push_back(shaped[g * G + k]);
-        ro.lengths.push_back(round_lengths[g * G + k]);
+        const size_t i = static_cast<size_t>(g * G + k);
+        ro.rewards.push_back(shaped[i]);
+        ro.lengths.push_back(round_lengths[i]);
+        for (size_t f = 0; f < scores.values.size(); ++f) ro.function_sums[f] += scores.values[f].second[i];
+        for (const auto& [key, value] : scores.metrics[i]) {
+          auto it = std::find_if(ro.extras.begin(), ro.extras.end(),
+                                 [&](const RewardScores::Extra& e) { return e.key == key; });
+          if (it == ro.extras.end()) it = ro.extras.insert(ro.extras.end(), {key, 0.0, 0});
+          it->sum += value;
+          ++it->count;
+        }
       }
     }
     kept_parts.push_back(static_cast<int64_t>(groups.size()) == Pl ? std::move(round_batch)
@@ -551,6 +604,13 @@ void Trainer::log_step(int64_t step, StepRollouts& ro, const LearnerStep& up, do
       ro.sampled_correct / std::max<double>(1.0, static_cast<double>(ro.sampled_rollouts));
   int64_t local_positives = 0;
   for (float r : ro.rewards) local_positives += r > 0 ? 1 : 0;
+  // reward/<name>: each function's mean over the kept rollouts (all ranks); reward/<name>/<key>:
+  // a command's extra metrics, this rank's (rank 0's in the row: the keys may differ by rank).
+  for (size_t f = 0; f < ro.function_sums.size(); ++f) {
+    const double sum = dist_ ? dist_->all_reduce_sum(ro.function_sums[f]) : ro.function_sums[f];
+    row["reward/" + cfg_.reward.functions[f].name] = sum / std::max<double>(1.0, double(ro.n_total));
+  }
+  for (const RewardScores::Extra& e : ro.extras) row["reward/" + e.key] = e.sum / double(std::max<int64_t>(e.count, 1));
   if (dist_) {
     gather_step_rows(*dist_, ro.row0, ro.n_total, &ro.rewards, &ro.lengths);
     const std::vector<double> pos = all_gather_scalar(*dist_, static_cast<double>(local_positives));
@@ -609,7 +669,7 @@ TrainResult Trainer::run() {
   if (state_.step == 0) {
     nlohmann::json row = nlohmann::json::object();
     evaluate_heldout(0, /*final_eval=*/false, &row);
-    if (main_) metrics_->write(0, row);
+    write_metrics(0, row);
     write_plots();
   }
   result_.base_heldout = state_.base_heldout;
@@ -629,8 +689,19 @@ TrainResult Trainer::run() {
     const auto t_step = Clock::now();
     nlohmann::json row = nlohmann::json::object();
 
-    // 1. Sample and reward (rounds under dynamic sampling); DAPO's overlong filter.
-    StepRollouts ro = sample_and_reward(step);
+    // 1. Sample and reward (rounds under dynamic sampling); DAPO's overlong filter. A command
+    // reward's fault stops the run after a checkpoint of the last finished step.
+    StepRollouts ro;
+    try {
+      ro = sample_and_reward(step);
+    } catch (const RewardCommandError& e) {
+      if (state_.step > 0 && main_) save(/*final_save=*/true);
+      POPO_FAIL(e.what(), "; the run stopped in step ", step,
+                state_.step > 0 ? " after a checkpoint of step " + std::to_string(state_.step) +
+                                      "; fix the reward and continue with `popo train --resume " +
+                                      run_dir_ + "`"
+                                : std::string(" before any step finished"));
+    }
     if (cfg_.algo.grpo.overlong_filter) row["grpo/overlong_filtered"] = static_cast<double>(mask_truncated(&ro.batch));
     // 2. Update.
     double t_update = 0;
@@ -648,7 +719,7 @@ TrainResult Trainer::run() {
     row["time/step"] = seconds_since(t_step);
     const double tokens = std::accumulate(ro.lengths.begin(), ro.lengths.end(), 0.0);  // the step's (gathered)
     row["throughput/tokens_per_s"] = tokens / std::max(seconds_since(t_step), 1e-9);
-    if (main_) metrics_->write(step, row);
+    write_metrics(step, row);
     state_.metrics_rows += 1;
     state_.elapsed_seconds += seconds_since(t_step);
     if (row.contains("heldout/accuracy")) write_plots();

@@ -408,5 +408,105 @@ TEST(Config, EnumFieldsParseByNameAndListTheNamesOnError) {
                        "algo.name: expected one of seq-mean | token-mean | sum-norm, got 'nope'"));
 }
 
+
+// A list of sections (std::vector of a struct with visit_fields) and a command-line field.
+struct ToolEntry {
+  std::string name = "default";
+  double weight = 1.0;
+  CommandLine command;
+  template <class V>
+  void visit_fields(V& v) {
+    v("name", name, "entry name");
+    v("weight", weight, "entry weight");
+    v("command", command, "program and arguments");
+  }
+};
+
+struct ListConfig {
+  std::vector<ToolEntry> tools = {ToolEntry{}};
+  int64_t after = 3;
+  template <class V>
+  void visit_fields(V& v) {
+    v("tools", tools, "the tools");
+    v("after", after, "a key after the list");
+  }
+};
+
+TEST(Config, ListsOfSectionsLoadFlattenDumpAndOverride) {
+  ListConfig c;
+  load_yaml_string(
+      "tools:\n"
+      "  - {name: a, weight: 0.5, command: \"python3 'my script.py' --x 1\"}\n"
+      "  - name: b\n"
+      "    command: [sh, -c, \"echo hi\"]\n"
+      "after: 4\n",
+      c, "t.yaml");
+  ASSERT_EQ(c.tools.size(), 2u);
+  EXPECT_EQ(c.tools[0].name, "a");
+  EXPECT_EQ(c.tools[0].weight, 0.5);
+  EXPECT_EQ(c.tools[0].command.words,
+            (std::vector<std::string>{"python3", "my script.py", "--x", "1"}));
+  EXPECT_EQ(c.tools[1].weight, 1.0);  // an absent key of an element keeps the element default
+  EXPECT_EQ(c.tools[1].command.words, (std::vector<std::string>{"sh", "-c", "echo hi"}));
+  EXPECT_EQ(c.after, 4);
+
+  // Flattened element by element, in table order.
+  const auto flat = flatten(c);
+  std::vector<std::string> keys;
+  for (const auto& kv : flat) keys.push_back(kv.first);
+  EXPECT_EQ(keys, (std::vector<std::string>{"tools[0].name", "tools[0].weight", "tools[0].command",
+                                            "tools[1].name", "tools[1].weight", "tools[1].command",
+                                            "after"}));
+  EXPECT_EQ(flat[2].second, "python3 'my script.py' --x 1");
+
+  // The dump reloads to the same values.
+  ListConfig back;
+  back.tools.clear();
+  load_yaml_string(dump_yaml(c), back, "dump");
+  ASSERT_EQ(back.tools.size(), 2u);
+  EXPECT_EQ(flatten(back), flat);
+
+  // Overrides: one field of one element, or the whole list.
+  apply_override(c, "tools[1].weight=0.25");
+  EXPECT_EQ(c.tools[1].weight, 0.25);
+  apply_override(c, "tools[0].command=python3 other.py");
+  EXPECT_EQ(c.tools[0].command.words, (std::vector<std::string>{"python3", "other.py"}));
+  apply_override(c, "tools=[{name: z}]");
+  ASSERT_EQ(c.tools.size(), 1u);
+  EXPECT_EQ(c.tools[0].name, "z");
+  EXPECT_TRUE(c.tools[0].command.words.empty());
+  apply_override(c, "tools=[]");
+  EXPECT_TRUE(c.tools.empty());
+  EXPECT_EQ(flatten(c)[0], (std::pair<std::string, std::string>{"tools", "[]"}));
+}
+
+TEST(Config, ListErrorsNameTheElementAndKey) {
+  ListConfig c;
+  EXPECT_TRUE(contains(error_of([&] { load_yaml_string("tools:\n  - {nme: a}\n", c, "t.yaml"); }),
+                       "t.yaml:2: unknown key 'tools[0].nme'"));
+  EXPECT_TRUE(contains(error_of([&] { load_yaml_string("tools: 3\n", c, "t.yaml"); }),
+                       "key 'tools': expected list of sections"));
+  EXPECT_TRUE(contains(error_of([&] { load_yaml_string("tools: [3]\n", c, "t.yaml"); }),
+                       "key 'tools[0]': expected a mapping of keys"));
+  EXPECT_TRUE(contains(
+      error_of([&] { load_yaml_string("tools:\n  - {weight: x}\n", c, "t.yaml"); }),
+      "key 'tools[0].weight': expected double"));
+  EXPECT_TRUE(contains(
+      error_of([&] { load_yaml_string("tools:\n  - {command: \"python3 'open\"}\n", c, "t.yaml"); }),
+      "unterminated single quote"));
+  EXPECT_TRUE(contains(error_of([&] { apply_override(c, "tools[5].weight=1"); }),
+                       "'tools' has 1 entries"));
+  EXPECT_TRUE(contains(error_of([&] { apply_override(c, "after[0]=1"); }),
+                       "not a list of sections"));
+  EXPECT_TRUE(contains(error_of([&] { apply_override(c, "tools[x].weight=1"); }),
+                       "expected name[index]"));
+  EXPECT_EQ(c.tools.size(), 1u);  // errors leave the config as it was
+  EXPECT_EQ(c.tools[0].name, "default");
+  // --help lists the element's keys once, under name[].
+  const std::string help = describe_fields(ListConfig{});
+  EXPECT_TRUE(contains(help, "tools[].name")) << help;
+  EXPECT_TRUE(contains(help, "tools[].command")) << help;
+}
+
 }  // namespace
 }  // namespace popo
