@@ -446,6 +446,32 @@ TEST(RewardCommand, DestructorKillsAChildThatIgnoresEofAndItsGroup) {
   EXPECT_TRUE(gone(grandchild)) << "the group's other members are killed too";
 }
 
+size_t open_fds() {
+  size_t n = 0;
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) {
+    (void)e;
+    ++n;
+  }
+  return n;
+}
+
+TEST(RewardCommand, LeavesNoFileDescriptorsOpen) {
+  TempDir dir;
+  const std::string script = dir.write("echo.py", kEchoScript);
+  const size_t before = open_fds();
+  {
+    CommandReward ok("echo", {"python3", script, "1"}, /*timeout_s=*/30);
+    ok.score(requests_of({"a"}));
+  }
+  EXPECT_THROW(CommandReward("missing", {dir.path() + "/missing"}, 1.0), Error);
+  {
+    const std::string quit = dir.write("quit.sh", "#!/bin/sh\nexit 1\n");
+    CommandReward dead("quit", {quit}, /*timeout_s=*/30);
+    EXPECT_THROW(dead.score(requests_of({"a"})), RewardCommandError);
+  }
+  EXPECT_EQ(open_fds(), before);
+}
+
 TEST(RewardCommand, MovedObjectOwnsTheChild) {
   TempDir dir;
   const std::string script = dir.write("echo.py", kEchoScript);
