@@ -344,8 +344,14 @@ CommandReward::~CommandReward() = default;
 CommandReward::CommandReward(CommandReward&&) noexcept = default;
 CommandReward& CommandReward::operator=(CommandReward&&) noexcept = default;
 
-const std::string& CommandReward::name() const { return s_->name; }
-const std::string& CommandReward::command_line() const { return s_->command; }
+const std::string& CommandReward::name() const {
+  static const std::string none;
+  return s_ ? s_->name : none;
+}
+const std::string& CommandReward::command_line() const {
+  static const std::string none;
+  return s_ ? s_->command : none;
+}
 pid_t CommandReward::pid() const { return s_ ? s_->pid : -1; }
 
 std::vector<CommandReply> CommandReward::score(const std::vector<CommandRequest>& requests) {

@@ -99,8 +99,9 @@ class CommandReward {
   // calling thread while it writes: a child that died is an error, never popo's death.
   std::vector<CommandReply> score(const std::vector<CommandRequest>& requests);
 
+  // The reward's name, as messages give it ("" in a moved-from object).
   const std::string& name() const;
-  // The command line as join_command_words() writes it.
+  // The command line as join_command_words() writes it ("" in a moved-from object).
   const std::string& command_line() const;
   // The child's process id (also its process group id); -1 once it is reaped (after a fault)
   // or in a moved-from object. For tests.

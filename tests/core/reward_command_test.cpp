@@ -479,6 +479,7 @@ TEST(RewardCommand, MovedObjectOwnsTheChild) {
   const pid_t pid = a.pid();
   CommandReward b = std::move(a);
   EXPECT_EQ(a.pid(), -1);
+  EXPECT_EQ(a.name(), "");
   EXPECT_EQ(b.pid(), pid);
   EXPECT_EQ(b.score(requests_of({"xy"}))[0].reward, 2.0);
   EXPECT_THROW(a.score(requests_of({"xy"})), Error);
