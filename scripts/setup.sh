@@ -14,6 +14,7 @@ PACKAGES=(
   libtorch-dev libopenblas0-pthread          # libtorch 1.13 (CPU); OpenBLAS or matmuls run ~40x slower
   nlohmann-json3-dev libyaml-cpp-dev libcli11-dev
   libpcre2-dev libutf8proc-dev libginac-dev
+  libprotobuf-dev protobuf-compiler            # TensorBoard events files (src/core/tensorboard_event.proto)
   libgtest-dev libgmock-dev libbenchmark-dev libgloo-dev
   clang-14 libclang-rt-14-dev libfuzzer-14-dev  # the sanitizer + fuzzing build (scripts/build-sanitize.sh)
   python3-torch                               # only for the Python baselines in bench/

@@ -73,13 +73,20 @@ std::vector<EvalSet> load_sets(const EvalArgs& a) {
              "popo eval: give --bench NAMES (comma-separated) or --data FILE");
   const std::string data_dir = a.data_dir.empty() ? default_data_dir() : a.data_dir;
   std::vector<EvalSet> sets;
-  for (const auto& name : a.bench) sets.push_back({name, benchmark_path(name, data_dir), {}, {}, {}});
+  auto add = [&](const std::string& name, const std::string& path, const DataKeys& keys) {
+    EvalSet s;
+    s.name = name;
+    s.path = path;
+    s.keys = keys;
+    sets.push_back(std::move(s));
+  };
+  for (const auto& name : a.bench) add(name, benchmark_path(name, data_dir), DataKeys{});
   for (const auto& file : a.data) {
     std::string name = std::filesystem::path(file).stem().string();
     for (const auto& s : sets) {
       if (s.name == name) name += "-" + std::to_string(sets.size());
     }
-    sets.push_back({name, file, {}, {}, a.keys});
+    add(name, file, a.keys);
   }
   for (auto& s : sets) {
     POPO_CHECK(path_exists(s.path), "popo eval: data file '", s.path, "' of '", s.name,

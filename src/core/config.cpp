@@ -182,6 +182,10 @@ std::string format_double(double v) {
   if (std::isnan(v)) return ".nan";
   if (std::isinf(v)) return v > 0 ? ".inf" : "-.inf";
   char buf[64];
+  if (v == std::floor(v) && std::fabs(v) < 1e15) {  // 60.0, not 6e+01
+    std::snprintf(buf, sizeof buf, "%.1f", v);
+    return buf;
+  }
   for (int prec = 1; prec <= 17; ++prec) {
     std::snprintf(buf, sizeof buf, "%.*g", prec, v);
     if (std::strtod(buf, nullptr) == v) break;

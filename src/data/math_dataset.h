@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/paths.h"  // default_data_dir(), which the callers of benchmark_path() use
@@ -16,6 +17,10 @@
 namespace popo {
 
 struct MathProblem {
+  MathProblem() = default;
+  MathProblem(std::string id_, std::string problem_, std::string answer_)
+      : id(std::move(id_)), problem(std::move(problem_)), answer(std::move(answer_)) {}
+
   std::string id, problem, answer;
   // When the prompt field is a list of {role, content} messages: the conversation (problem is
   // then the content of its last user message, for logs). Empty for a text prompt.

@@ -1,7 +1,7 @@
 // Reward functions outside popo: CommandReward keeps one child process (any program, found on
 // PATH) and scores batches over its stdin/stdout, one JSON object per line each way
 // (examples/rewards/README.md is the protocol as the script's author reads it). Also the
-// built-in format reward and the shell-like word splitting of a `command:` config value.
+// built-in format reward (the word splitting of a `command:` value is core/command_line.h).
 // What it does not do: run a shell (no variables, globs, pipes or redirections: write
 // `sh -c '...'` for those), restart a child that failed, or weigh and combine rewards (the
 // trainer does). POSIX only (posix_spawnp, poll); torch-free.
@@ -15,23 +15,10 @@
 #include <utility>
 #include <vector>
 
+#include "core/command_line.h"  // split_command_words for a `command:` value, join_command_words
 #include "core/error.h"
 
 namespace popo {
-
-// Returns the words of a command line as a POSIX shell splits them, without any expansion:
-// blanks (space, tab, newline) separate words; inside '...' every character is literal; inside
-// "..." a backslash escapes only \" \\ \$ \` (and removes a backslash-newline), any other
-// backslash stays; outside quotes a backslash makes the next character literal (a
-// backslash-newline is removed); quotes join with the text around them (a'b'"c" is one word
-// abc); '' and "" are empty words. `$`, `*`, `|`, `;`, `#`, `~` are ordinary characters.
-// Throws popo::Error quoting the line on an unterminated quote, a trailing lone backslash or a
-// line without any word.
-std::vector<std::string> split_command_words(const std::string& line);
-
-// Returns argv as one line that split_command_words() splits back into argv: words of safe
-// characters as they are, others in single quotes ('\'' for a quote inside). For messages.
-std::string join_command_words(const std::vector<std::string>& argv);
 
 // A fault of a reward command (it died, printed a line that is not a valid reply, fell silent):
 // a popo::Error of its own type so that the trainer can checkpoint and stop on it.

@@ -289,6 +289,12 @@ void Trainer::setup() {
     learner_->momentum().set_state(state_.momentum_tau);
     learner_->set_steps_done(state_.extra.value("learner_steps", state_.step));
     if (main_) metrics_->truncate_after(state_.step);
+    // TensorBoard's counterpart of the truncation: its points past the checkpoint are dropped.
+    if (tensorboard_) {
+      tensorboard_->write_session_start(
+          state_.step + 1,
+          std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count());
+    }
     if (opts_.log_info) LOG_INFO("resumed from ", ckpt, " at step ", state_.step);
   }
   cursor_ = std::make_unique<DataCursor>(static_cast<int64_t>(train_.size()),

@@ -27,6 +27,13 @@ TEST(CommandLine, SplitsAsAShellDoes) {
       {"pre'mid'post", {"premidpost"}},
       {"$HOME *.py", {"$HOME", "*.py"}},  // no expansion
       {"a|b;c", {"a|b;c"}},               // no operators
+      {"'a \"b\" \\n'", {"a \"b\" \\n"}},
+      {"\"\\\" \\\\ \\$ \\` \\n\"", {"\" \\ $ ` \\n"}},  // "..." escapes only \" \\ \$ \`
+      {"\\'x\\\"", {"'x\""}},
+      {"a'b'\"c\"d", {"abcd"}},
+      {"echo $HOME *.py a|b ; #c", {"echo", "$HOME", "*.py", "a|b", ";", "#c"}},
+      {"a\\\nb", {"ab"}},  // backslash-newline removed
+      {"\"a\\\nb\"", {"ab"}},
   };
   for (const auto& [line, words] : table) EXPECT_EQ(split_command_words(line), words) << line;
 }

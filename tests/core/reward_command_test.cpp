@@ -72,69 +72,6 @@ double metric(const CommandReply& r, const std::string& key) {
   return NAN;
 }
 
-// ---- split_command_words ---------------------------------------------------------------------
-
-struct SplitCase {
-  const char* line;
-  std::vector<std::string> words;
-};
-
-// clang-format off
-const SplitCase kSplit[] = {
-  {"python3 x.py",                        {"python3", "x.py"}},
-  {"  a \t b\n c  ",                      {"a", "b", "c"}},
-  {"a 'b c' d",                           {"a", "b c", "d"}},
-  {"'a \"b\" \\n'",                       {"a \"b\" \\n"}},           // single quotes: all literal
-  {"\"a 'b' c\"",                         {"a 'b' c"}},
-  {"\"\\\" \\\\ \\$ \\` \\n\"",           {"\" \\ $ ` \\n"}},          // "..." escapes only \" \\ \$ \`
-  {"a\\ b c",                             {"a b", "c"}},               // backslash outside quotes
-  {"\\'x\\\"",                            {"'x\""}},
-  {"a'b'\"c\"d",                          {"abcd"}},                   // quotes join with the word
-  {"x '' \"\" y",                         {"x", "", "", "y"}},         // empty words
-  {"echo $HOME *.py a|b ; #c",            {"echo", "$HOME", "*.py", "a|b", ";", "#c"}},  // no expansion
-  {"a\\\nb",                              {"ab"}},                     // backslash-newline removed
-  {"\"a\\\nb\"",                          {"ab"}},
-};
-// clang-format on
-
-TEST(SplitCommandWords, SplitsAsAPosixShellWithoutExpansion) {
-  for (const SplitCase& c : kSplit) {
-    EXPECT_EQ(split_command_words(c.line), c.words) << "line: " << c.line;
-  }
-}
-
-TEST(SplitCommandWords, UnterminatedQuotesAndEmptyLinesThrowQuotingTheLine) {
-  // clang-format off
-  const std::pair<const char*, const char*> kBad[] = {
-    {"python3 'x.py",      "unterminated single quote"},
-    {"python3 \"x.py",     "unterminated double quote"},
-    {"python3 \"x\\\"",    "unterminated double quote"},  // the escaped quote does not close
-    {"python3 x\\",        "lone backslash"},
-    {"",                   "empty command"},
-    {"  \t\n ",            "empty command"},
-  };
-  // clang-format on
-  for (const auto& [line, what] : kBad) {
-    try {
-      split_command_words(line);
-      ADD_FAILURE() << "no error for: " << line;
-    } catch (const Error& e) {
-      EXPECT_NE(std::string(e.what()).find(what), std::string::npos) << e.what();
-      EXPECT_NE(std::string(e.what()).find(std::string("\"") + line + "\""), std::string::npos)
-          << e.what();
-    }
-  }
-}
-
-TEST(SplitCommandWords, JoinSplitsBackToTheSameWords) {
-  const std::vector<std::vector<std::string>> kArgvs = {
-      {"python3", "x.py", "--max-chars", "2000"},
-      {"a b", "it's", "", "$HOME", "\"q\"", "back\\slash", "tab\there"},
-  };
-  EXPECT_EQ(join_command_words(kArgvs[0]), "python3 x.py --max-chars 2000");
-  for (const auto& argv : kArgvs) EXPECT_EQ(split_command_words(join_command_words(argv)), argv);
-}
-
 // ---- CommandReward: batches ------------------------------------------------------------------
 
 // Replies to groups of --group requests in reverse order, each reply carrying the response back

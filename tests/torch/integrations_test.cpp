@@ -104,7 +104,8 @@ TEST(ResearcherWorld, VerlDataWeightedRewardFunctionsAndTensorBoard) {
   write_file_atomic(model + "/tokenizer.json",
                     train_bpe_tokenizer_json(corpus, 400, {"<|endoftext|>", "<|im_start|>", "<|im_end|>"}));
   write_file_atomic(dir + "/verl.jsonl", data);
-  // The recording reward: writes each request to a file, rewards len(response).
+  // The recording reward: writes each request to a file, rewards the response's UTF-8 bytes,
+  // reports its code points as a metric.
   const std::string recorder = dir + "/record.py";
   write_file_atomic(recorder,
                     "import json, sys\n"
@@ -112,8 +113,8 @@ TEST(ResearcherWorld, VerlDataWeightedRewardFunctionsAndTensorBoard) {
                     "for line in sys.stdin:\n"
                     "    r = json.loads(line)\n"
                     "    out.write(json.dumps(r) + '\\n'); out.flush()\n"
-                    "    print(json.dumps({'id': r['id'], 'reward': len(r['response']),\n"
-                    "                      'metrics': {'words': len(r['response'].split())}}), flush=True)\n");
+                    "    print(json.dumps({'id': r['id'], 'reward': len(r['response'].encode('utf-8')),\n"
+                    "                      'metrics': {'chars': len(r['response'])}}), flush=True)\n");
 
   RunConfig c = default_run_config();
   c.model.path = model;
@@ -173,25 +174,18 @@ TEST(ResearcherWorld, VerlDataWeightedRewardFunctionsAndTensorBoard) {
     const int64_t step = row["step"].get<int64_t>();
     if (step == 0) continue;
     ++steps_seen;
-    double rec_mean = 0, words_mean = 0;
+    double rec_mean = 0, chars_mean = 0;
     int n = 0;
     for (const nlohmann::json& r : requests) {
       if (r["id"].get<std::string>().rfind("s" + std::to_string(step) + "-", 0) != 0) continue;
       const std::string resp = r["response"].get<std::string>();
       rec_mean += static_cast<double>(resp.size());
-      int words = 0;
-      bool in = false;
-      for (char ch : resp) {
-        const bool space = ch == ' ' || ch == '\n' || ch == '\t' || ch == '\r' || ch == '\f' || ch == '\v';
-        words += !space && !in;
-        in = !space;
-      }
-      words_mean += words;
+      for (unsigned char ch : resp) chars_mean += (ch & 0xC0) != 0x80;  // UTF-8 lead bytes
       ++n;
     }
     ASSERT_EQ(n, 4) << step;
     EXPECT_NEAR(row["reward/rec"].get<double>(), rec_mean / n, 1e-9) << step;
-    EXPECT_NEAR(row["reward/rec/words"].get<double>(), words_mean / n, 1e-9) << step;
+    EXPECT_NEAR(row["reward/rec/chars"].get<double>(), chars_mean / n, 1e-9) << step;
     for (const char* k : {"reward/correct", "reward/fmt", "reward/length_format"}) {
       ASSERT_TRUE(row.contains(k)) << k;
       EXPECT_GE(row[k].get<double>(), -1.0);
@@ -246,8 +240,8 @@ TEST(ResearcherWorld, CommandFaultCheckpointsAndResumeAppendsANewEventsFile) {
     message = e.what();
   }
   ASSERT_FALSE(message.empty()) << "a dead reward command did not stop the run";
-  for (const std::string part : {"flaky", dir + "/dies.py", "s2-", "checkpoint of step 1",
-                                 "popo train --resume " + run}) {
+  for (const std::string& part : std::vector<std::string>{"flaky", dir + "/dies.py", "s2-", "checkpoint of step 1",
+                                                          "popo train --resume " + run}) {
     EXPECT_NE(message.find(part), std::string::npos) << "'" << part << "' not in: " << message;
   }
   EXPECT_EQ(latest_checkpoint(run + "/checkpoints"), run + "/checkpoints/" + checkpoint_name(1));

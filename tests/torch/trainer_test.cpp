@@ -722,6 +722,14 @@ TEST(RunConfig, EveryKeyIsReadByTheCodeThatActsOnIt) {
       {"algo.w_reinforce_lambda", "src/rl/advantages.cpp, algo.name=w_reinforce"},
       // init_runtime() of the `popo train` / `popo compare` programs, not of run_training().
       {"trainer.threads", "tools/cmd_train.cpp, tools/cmd_compare.cpp"},
+      // Dataset files (not the arithmetic task or a benchmark name): src/train/train_data.cpp
+      // (ResearcherWorld.VerlDataWeightedRewardFunctionsAndTensorBoard).
+      {"data.prompt_key", "src/train/train_data.cpp, a dataset file"},
+      {"data.answer_key", "src/train/train_data.cpp, a dataset file"},
+      {"data.id_key", "src/train/train_data.cpp, a dataset file"},
+      // A command reward (the ResearcherWorld tests): src/reward/reward_set.cpp.
+      {"reward.functions[0].command", "src/reward/reward_set.cpp, kind command"},
+      {"reward.timeout_s", "src/reward/reward_command.cpp, kind command"},
   };
   for (const auto& kv : flatten(default_run_config())) {
     const std::string& key = kv.first;
