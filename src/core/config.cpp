@@ -624,7 +624,8 @@ void help_rows(const FieldNode& node, const std::string& prefix, std::vector<Hel
       // One header row, then an element's keys with a default element's values.
       const size_t n = c.list_ops->size(c.ptr);
       out->push_back({key + "[]", "list", "", one_line(c.doc) + "; default: " +
-                                                   std::to_string(n) + " entries, see --print-config",
+                                                   std::to_string(n) + (n == 1 ? " entry" : " entries") +
+                                                   ", see --print-config",
                       true});
       FieldNode proto;
       c.list_ops->prototype(&proto);
@@ -722,7 +723,7 @@ void apply_override_text(const FieldNode& root, const std::string& kv, const std
                  "' is not a list of sections, so it takes no [index]");
       const size_t n = node->list_ops->size(node->ptr);
       POPO_CHECK(static_cast<size_t>(index) < n, source, ": key '", key, "': '", walked, "' has ",
-                 n, " entries (indices 0..", static_cast<int64_t>(n) - 1,
+                 n, n == 1 ? " entry" : " entries", " (indices 0..", static_cast<int64_t>(n) - 1,
                  "); set the whole list to add one, e.g. ", walked, "=[{...}, {...}]");
       elements.push_back(std::make_unique<FieldNode>());
       node->list_ops->element(node->ptr, static_cast<size_t>(index), elements.back().get());

@@ -495,7 +495,7 @@ TEST(Config, ListErrorsNameTheElementAndKey) {
       error_of([&] { load_yaml_string("tools:\n  - {command: \"python3 'open\"}\n", c, "t.yaml"); }),
       "unterminated single quote"));
   EXPECT_TRUE(contains(error_of([&] { apply_override(c, "tools[5].weight=1"); }),
-                       "'tools' has 1 entries"));
+                       "'tools' has 1 entry (indices 0..0)"));
   EXPECT_TRUE(contains(error_of([&] { apply_override(c, "after[0]=1"); }),
                        "not a list of sections"));
   EXPECT_TRUE(contains(error_of([&] { apply_override(c, "tools[x].weight=1"); }),
