@@ -153,7 +153,11 @@ std::vector<TensorBoardEvent> read_tensorboard_events(const std::string& path) {
     e.step = ev.step();
     e.file_version = ev.file_version();
     e.session_start = ev.has_session_log() && ev.session_log().status() == tb::SessionLog::START;
-    for (const tb::SummaryValue& v : ev.summary().value()) e.scalars.emplace_back(v.tag(), v.simple_value());
+    for (const tb::SummaryValue& v : ev.summary().value()) {
+      POPO_CHECK(v.has_simple_value(), path, ": the record at byte ", at, " has a value '", v.tag(),
+                 "' without a simple_value (TensorBoard would not show it as a scalar)");
+      e.scalars.emplace_back(v.tag(), v.simple_value());
+    }
     out.push_back(std::move(e));
     at += 12 + len + 4;
   }

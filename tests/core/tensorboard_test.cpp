@@ -68,6 +68,14 @@ TEST(TensorBoard, OneRecordFramedByteByByte) {
                            le(masked_crc32c(event.data(), event.size()), 4);
   ASSERT_GE(bytes.size(), want.size());
   EXPECT_EQ(bytes.substr(bytes.size() - want.size()), want);
+  // A 0.0 keeps its simple_value field (tag 0x15, four zero bytes), as TensorBoard needs.
+  {
+    TensorBoardWriter w(dir);
+    w.write_scalars(0, 0.0, nlohmann::json{{"z", 0.0}});
+    const std::string zb = read_file(w.path());
+    const std::string zvalue = std::string("\x0a\x01" "z", 3) + "\x15" + le(0, 4);
+    EXPECT_NE(zb.find(zvalue), std::string::npos);
+  }
   fs::remove_all(dir);
 }
 
@@ -79,7 +87,8 @@ TEST(TensorBoard, WritesReadsBackAndSkipsNonNumbers) {
     path = w.path();
     EXPECT_EQ(fs::path(path).parent_path(), fs::path(dir));
     EXPECT_EQ(fs::path(path).filename().string().rfind("events.out.tfevents.", 0), 0u);
-    w.write_scalars(1, 100.0, nlohmann::json{{"reward/mean", 0.25}, {"loss", -1e-3}, {"step", 1}});
+    w.write_scalars(1, 100.0,
+                    nlohmann::json{{"reward/mean", 0.25}, {"loss", -1e-3}, {"step", 1}, {"zero", 0.0}});
     w.write_scalars(2, 101.0,
                     nlohmann::json{{"reward/mean", 0.5},
                                    {"nan", std::numeric_limits<double>::quiet_NaN()},
@@ -94,7 +103,9 @@ TEST(TensorBoard, WritesReadsBackAndSkipsNonNumbers) {
   EXPECT_EQ(ev[1].step, 1);
   EXPECT_EQ(ev[1].wall_time, 100.0);
   // nlohmann's object keeps keys sorted; "step" is the event's own.
-  EXPECT_EQ(ev[1].scalars, (std::vector<std::pair<std::string, float>>{{"loss", -1e-3f}, {"reward/mean", 0.25f}}));
+  // A 0 is written too (a value without simple_value is not a scalar to TensorBoard).
+  EXPECT_EQ(ev[1].scalars, (std::vector<std::pair<std::string, float>>{
+                               {"loss", -1e-3f}, {"reward/mean", 0.25f}, {"zero", 0.0f}}));
   EXPECT_EQ(ev[2].scalars, (std::vector<std::pair<std::string, float>>{{"n", 7.0f}, {"reward/mean", 0.5f}}));
   EXPECT_TRUE(ev[3].session_start);
   EXPECT_EQ(ev[3].step, 2);

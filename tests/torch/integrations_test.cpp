@@ -81,6 +81,31 @@ void expect_tensorboard_matches_metrics(const std::string& run, size_t want_file
   EXPECT_GT(compared, 20u);
 }
 
+// A run of `steps` steps of 2 prompts x G = 2, no evaluation or checkpoint between, into
+// dir/runs/run.
+RunConfig short_run(RunConfig c, int64_t steps, const std::string& dir) {
+  c.trainer.optim.steps = steps;
+  c.trainer.prompts_per_step = 2;
+  c.trainer.group_size = 2;
+  c.trainer.update.micro_batch_size = 4;
+  c.trainer.eval_every = 0;
+  c.trainer.save_every = 0;
+  c.trainer.threads = 1;
+  c.run.dir = dir + "/runs";
+  c.run.name = "run";
+  return c;
+}
+
+RewardFunctionConfig command_reward(const std::string& name, double weight,
+                                    std::vector<std::string> words) {
+  RewardFunctionConfig f;
+  f.name = name;
+  f.kind = RewardKind::kCommand;
+  f.weight = weight;
+  f.command.words = std::move(words);
+  return f;
+}
+
 TEST(ResearcherWorld, VerlDataWeightedRewardFunctionsAndTensorBoard) {
   const std::string dir = test::scratch_dir("researcher_world");
   // The tiny Qwen2 fixture with a BPE tokenizer trained on the prompts it will see.
@@ -126,28 +151,16 @@ TEST(ResearcherWorld, VerlDataWeightedRewardFunctionsAndTensorBoard) {
   c.data.answer_key = "reward_model.ground_truth";
   c.data.id_key = "extra_info.index";
   c.sampling.max_new_tokens = 6;
-  c.trainer.optim.steps = 2;
-  c.trainer.prompts_per_step = 2;
-  c.trainer.group_size = 2;
-  c.trainer.update.micro_batch_size = 4;
-  c.trainer.eval_every = 0;
-  c.trainer.save_every = 0;
-  c.trainer.threads = 1;
-  c.run.dir = dir + "/runs";
-  c.run.name = "run";
-  RewardFunctionConfig correct, fmt, example, rec;
+  c = short_run(c, 2, dir);
+  RewardFunctionConfig correct, fmt;
   fmt.name = "fmt";
   fmt.kind = RewardKind::kFormat;
   fmt.weight = 0;  // logged only
-  example.name = "length_format";
-  example.kind = RewardKind::kCommand;
-  example.weight = 0.5;
-  example.command.words = {"python3", checkout_path("examples/rewards/length_format_reward.py")};
-  rec.name = "rec";
-  rec.kind = RewardKind::kCommand;
-  rec.weight = 0;
-  rec.command.words = {"python3", recorder, dir + "/requests.jsonl"};
-  c.reward.functions = {correct, fmt, example, rec};
+  c.reward.functions = {
+      correct, fmt,
+      command_reward("length_format", 0.5,
+                     {"python3", checkout_path("examples/rewards/length_format_reward.py")}),
+      command_reward("rec", 0, {"python3", recorder, dir + "/requests.jsonl"})};
   ASSERT_EQ(run_training(c, quiet()).steps_done, 2);
 
   // What the commands saw: every rollout once, with the conversation's chatml prompt, the answer
@@ -213,25 +226,12 @@ TEST(ResearcherWorld, CommandFaultCheckpointsAndResumeAppendsANewEventsFile) {
                     "import json, sys\n"
                     "for line in sys.stdin:\n"
                     "    print(json.dumps({'id': json.loads(line)['id'], 'reward': 0}), flush=True)\n");
-  RunConfig c = default_run_config();
+  RunConfig c = short_run(default_run_config(), 3, dir);
   c.data.rl_subset = 16;
   c.data.heldout_size = 8;
-  c.trainer.optim.steps = 3;
-  c.trainer.prompts_per_step = 2;
-  c.trainer.group_size = 2;
-  c.trainer.update.micro_batch_size = 4;
-  c.trainer.eval_every = 0;
-  c.trainer.save_every = 0;
-  c.trainer.threads = 1;
-  c.run.dir = dir + "/runs";
-  c.run.name = "run";
   c.run.cache_dir = (fs::path(testing::TempDir()) / "popo_trainer_test_cache").string();
-  RewardFunctionConfig correct, flaky;
-  flaky.name = "flaky";
-  flaky.kind = RewardKind::kCommand;
-  flaky.weight = 0;
-  flaky.command.words = {"python3", dir + "/dies.py"};
-  c.reward.functions = {correct, flaky};
+  RewardFunctionConfig correct;
+  c.reward.functions = {correct, command_reward("flaky", 0, {"python3", dir + "/dies.py"})};
   const std::string run = c.run.dir + "/run";
   std::string message;
   try {
