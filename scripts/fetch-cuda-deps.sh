@@ -14,6 +14,9 @@ grep -qxF '/.deps/' "$EXCLUDE" 2>/dev/null || echo '/.deps/' >> "$EXCLUDE"
 PKGS=(nlohmann-json3-dev libyaml-cpp-dev libyaml-cpp0.7 libcli11-dev libpcre2-dev libpcre2-8-0
       libutf8proc-dev libutf8proc2 libginac-dev libginac11 libcln-dev libcln6 libgmp-dev libgmp10
       libgtest-dev
+      # protobuf 3.21 for the TensorBoard events files: the library and protoc (with its own
+      # library; build-cuda.sh's LD_LIBRARY_PATH lets it run from the unpacked tree)
+      libprotobuf-dev libprotobuf32 libprotobuf-lite32 protobuf-compiler libprotoc32
       # pkg-config for CMake's FindPkgConfig, in case the CUDA image has none
       pkgconf-bin libpkgconf3)
 cd .deps/debs

@@ -53,7 +53,11 @@ PYTHON="$VENV/bin/python" POPO_JOBS="$JOBS" \
   bash scripts/build-cuda.sh build-torch2
 echo "test: build (libtorch $("$VENV/bin/python" -c 'import torch; print(torch.__version__)')) $(( $(t) - s )) s"
 s=$(t)
-ctest --test-dir build-torch2 --output-on-failure -j "$TJOBS" -L torch "$@"
+# RealShape (a 151936-token bf16 LM head on the CPU) runs in the libtorch 1.13 pass only: on an
+# AVX2-only CPU without native bf16 it took 1263 s under the pip wheel against 376 s under
+# Debian's libtorch (2-core AMD EPYC VM, 2026-12-02), more than half of CI's time, and it tests
+# the learner's arithmetic, which the two builds share, not the torch version.
+ctest --test-dir build-torch2 --output-on-failure -j "$TJOBS" -L torch -E '^RealShape[.]' "$@"
 echo "test: ctest (libtorch 2.x, CPU) $(( $(t) - s )) s"
 s=$(t)
 ctest --test-dir build-torch2 --output-on-failure -j "$TJOBS" -L oracle "$@"
