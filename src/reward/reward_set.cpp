@@ -74,9 +74,9 @@ double arithmetic_reward(const std::string& response, const std::string& gold) {
   return parse(pred, &p) && p == g ? 1.0 : 0.0;
 }
 
-RewardSet::RewardSet(const RewardConfig& cfg, const VerifyOptions& verify)
-    : cfg_(cfg), verify_(verify) {
+RewardSet::RewardSet(const RewardConfig& cfg) : cfg_(cfg) {
   validate(cfg_);
+  verify_ = cfg_.verify_options();
   for (const RewardFunctionConfig& f : cfg_.functions) {
     if (f.kind == RewardKind::kCommand) {
       commands_.push_back(std::make_unique<CommandReward>(f.name, f.command.words, cfg_.timeout_s));

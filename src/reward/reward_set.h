@@ -44,9 +44,10 @@ struct RewardScores {
 
 class RewardSet {
  public:
-  // Validates cfg (validate(), reward_config.h) and starts every command reward. Throws
-  // popo::Error naming the function when a command does not start.
-  RewardSet(const RewardConfig& cfg, const VerifyOptions& verify);
+  // Validates cfg (validate(), reward_config.h) and starts every command reward; the math kind
+  // grades with cfg.verify_options(). Throws popo::Error naming the function when a command
+  // does not start.
+  explicit RewardSet(const RewardConfig& cfg);
   ~RewardSet();
   RewardSet(const RewardSet&) = delete;
   RewardSet& operator=(const RewardSet&) = delete;

@@ -21,7 +21,7 @@ PromptedProblem from_math(const MathProblem& r) {
   p.problem = r.problem;
   p.answer = r.answer;
   p.messages = r.messages;
-  p.metadata_json = r.metadata_json;
+  p.metadata = nlohmann::json::parse(r.metadata_json);
   return p;
 }
 
@@ -67,7 +67,7 @@ MathProblem PromptedProblem::math() const {
   m.problem = problem;
   m.answer = answer;
   m.messages = messages;
-  m.metadata_json = metadata_json;
+  m.metadata_json = metadata.dump();
   return m;
 }
 

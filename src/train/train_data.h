@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -23,7 +24,8 @@ struct PromptedProblem {
   std::string answer;               // gold answer
   std::vector<int32_t> prompt_ids;  // templated and tokenised prompt
   std::vector<ChatMessage> messages;  // the conversation, when the dataset's prompt is one
-  std::string metadata_json = "{}";   // the row's other fields (command rewards' metadata)
+  nlohmann::json metadata = nlohmann::json::object();  // the row's other fields, parsed once
+                                                       // (command rewards' metadata)
   std::string prompt;                 // the templated prompt text (set with prompt_ids)
 
   // The problem as the data and eval layers see it.

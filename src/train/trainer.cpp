@@ -50,6 +50,11 @@ double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
+// Returns the wall-clock time in seconds since the Unix epoch (TensorBoard's wall_time).
+double unix_seconds() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
 // Returns "<algo>-YYYYmmdd-HHMMSS" in UTC.
 std::string default_run_name(const RunConfig& cfg, std::time_t now) {
   std::tm tm{};
@@ -254,7 +259,7 @@ void Trainer::setup() {
   heldout_options_.eos_token_ids = eos_ids;
   heldout_options_.stop_strings = cfg_.sampling.stop_strings;  // the evaluator adds the template's
   heldout_options_.verify = cfg_.reward.verify_options();     // what the rollouts are rewarded by
-  rewards_ = std::make_unique<RewardSet>(cfg_.reward, cfg_.reward.verify_options());
+  rewards_ = std::make_unique<RewardSet>(cfg_.reward);
   note_config_read("reward.extraction");
   for (size_t k = 0; k < cfg_.reward.functions.size(); ++k) {
     const std::string key = "reward.functions[" + std::to_string(k) + "].";
@@ -291,9 +296,7 @@ void Trainer::setup() {
     if (main_) metrics_->truncate_after(state_.step);
     // TensorBoard's counterpart of the truncation: its points past the checkpoint are dropped.
     if (tensorboard_) {
-      tensorboard_->write_session_start(
-          state_.step + 1,
-          std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count());
+      tensorboard_->write_session_start(state_.step + 1, unix_seconds());
     }
     if (opts_.log_info) LOG_INFO("resumed from ", ckpt, " at step ", state_.step);
   }
@@ -407,10 +410,7 @@ void Trainer::save(bool final_save) {
 void Trainer::write_metrics(int64_t step, const nlohmann::json& row) {
   if (!main_) return;
   metrics_->write(step, row);
-  if (tensorboard_) {
-    const double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-    tensorboard_->write_scalars(step, now, row);
-  }
+  if (tensorboard_) tensorboard_->write_scalars(step, unix_seconds(), row);
 }
 
 void Trainer::write_plots() {
@@ -474,7 +474,7 @@ StepRollouts Trainer::sample_and_reward(int64_t step) {
       in.prompt = prob.prompt;
       in.response = texts[i];
       in.answer = prob.answer;
-      in.metadata = nlohmann::json::parse(prob.metadata_json);
+      in.metadata = prob.metadata;
     }
     const RewardScores scores = rewards_->score(inputs);
     std::vector<float> correct(Pl * G), shaped(Pl * G);

@@ -73,7 +73,7 @@ TEST(RewardSet, WeightedSumOfBuiltInsAndACommand) {
   arith.kind = RewardKind::kArithmetic;
   arith.weight = 0;  // logged only
   cfg.functions = {math, fmt, len, arith};
-  RewardSet set(cfg, cfg.verify_options());
+  RewardSet set(cfg);
   EXPECT_EQ(set.names(), (std::vector<std::string>{"correct", "fmt", "len", "arith"}));
   std::vector<RewardInput> in(3);
   in[0].response = "\\boxed{4}";     // right, formatted: 1 + 0.5 - 0.9
@@ -138,7 +138,7 @@ TEST(RewardSet, TimeoutReachesTheCommand) {
   slow.command.words = {"sleep", "30"};
   cfg.functions = {slow};
   cfg.timeout_s = 0.5;
-  RewardSet set(cfg, cfg.verify_options());
+  RewardSet set(cfg);
   std::vector<RewardInput> in(1);
   in[0].id = "only";
   const auto t0 = std::chrono::steady_clock::now();

@@ -252,6 +252,37 @@ std::string* PopoEval::dir_ = nullptr;
 std::string* PopoEval::model_ = nullptr;
 std::string* PopoEval::data_ = nullptr;
 
+TEST_F(PopoEval, DataKeysReadOtherLayouts) {
+  // A verl-style row layout: chat-message prompts, the answer under reward_model.ground_truth.
+  const std::string data = *dir_ + "/verl.jsonl";
+  write_file_atomic(data,
+                    "{\"uid\": \"v1\", \"prompt\": [{\"role\": \"user\", \"content\": \"What is 2 + 3?\"}], "
+                    "\"reward_model\": {\"ground_truth\": \"5\"}}\n"
+                    "{\"uid\": \"v2\", \"prompt\": [{\"role\": \"user\", \"content\": \"Compute 7 * 6.\"}], "
+                    "\"reward_model\": {\"ground_truth\": 42}}\n");
+  int rc = 0;
+  // The default keys find no row of this layout: one error naming them.
+  std::string log = run_popo("eval --model " + *model_ + " --data " + data +
+                                 " --max-tokens 4 --device cpu --out " + *dir_ + "/verl_default",
+                             &rc);
+  EXPECT_NE(rc, 0) << log;
+  EXPECT_NE(log.find("need 'problem' and 'answer'"), std::string::npos) << log;
+  log = run_popo("eval --model " + *model_ + " --data " + data +
+                     " --prompt-key prompt --answer-key reward_model.ground_truth --id-key uid"
+                     " --max-tokens 4 --device cpu --out " + *dir_ + "/verl_keys",
+                 &rc);
+  ASSERT_EQ(rc, 0) << log;
+  const auto rows = read_jsonl(*dir_ + "/verl_keys/verl.jsonl");
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0]["id"], "v1");
+  EXPECT_EQ(rows[1]["id"], "v2");
+  EXPECT_EQ(rows[1]["gold"], "42");
+  // The conversation went through the template (qwen-boxed: its system turn, then the user's).
+  EXPECT_NE(rows[0]["prompt"].get<std::string>().find("<|im_start|>user\nWhat is 2 + 3?<|im_end|>"),
+            std::string::npos)
+      << rows[0]["prompt"];
+}
+
 TEST_F(PopoEval, RunsEndToEndAndWritesConsistentOutputs) {
   const std::string out = *dir_ + "/out";
   int rc = 0;
