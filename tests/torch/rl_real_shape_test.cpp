@@ -7,6 +7,7 @@
 // hidden size, which size the LM head and the log-probs, are the real ones).
 // Filter with --gtest_filter='RealShape*' (ctest -R RealShape).
 #include <gtest/gtest.h>
+#include <malloc.h>
 #include <torch/torch.h>
 
 #include <chrono>
@@ -85,6 +86,11 @@ OptimConfig real_lr() {
 }
 
 TEST(RealShape, Qwen05BShapedBf16PopoAndGrpoStepsOnCpu) {
+  // Large buffers straight from mmap and back to the system when freed, at a fixed threshold:
+  // glibc otherwise raises its mmap threshold after the first large free and serves later
+  // buffers from a fragmented heap, so the peak-RSS growth below would measure the allocator's
+  // history rather than the buffers a step holds.
+  mallopt(M_MMAP_THRESHOLD, 1 << 20);
   const auto t0 = std::chrono::steady_clock::now();
   CausalLM policy = make_random_model(qwen05b_shape(), /*seed=*/1);
   policy->to(torch::kBFloat16);
