@@ -169,7 +169,7 @@ void run_eval(const EvalArgs& a) {
   std::vector<EvalSet> sets = load_sets(a);
   POPO_CHECK(std::filesystem::is_directory(a.model), "popo eval: model folder '", a.model,
              "' not found (expected a folder with config.json, *.safetensors, tokenizer.json)");
-  const std::string tok_path = path_join(a.model, "tokenizer.json");
+  const std::string tok_path = model_tokenizer_path(a.model);  // a LoRA adapter folder: maybe its base's
   POPO_CHECK(path_exists(tok_path), "popo eval: ", tok_path, " not found; the model folder needs ",
              "the Hugging Face tokenizer.json next to config.json");
   const std::string out = a.out.empty() ? path_join("eval", base_name(a.model)) : a.out;
@@ -180,7 +180,7 @@ void run_eval(const EvalArgs& a) {
       a.dtype == "auto" ? default_dtype_for(device) : parse_dtype(a.dtype);
   const Tokenizer tokenizer = Tokenizer::from_file(tok_path);
   CausalLM model = load_model(a.model, dtype, device);
-  o.eos_token_ids = resolve_stop_tokens(a.model, model->config(), tokenizer);
+  o.eos_token_ids = resolve_stop_tokens(model_config_dir(a.model), model->config(), tokenizer);
   LOG_INFO("model ", a.model, " (", model->config().model_type, ", ",
            model->config().num_parameters(), " parameters, context ",
            model->config().max_position_embeddings, ") on ", device.str(), " ", dtype_name(dtype));

@@ -38,7 +38,7 @@ void run_generate(const GenerateOptions& o) {
   POPO_CHECK(path_exists(o.model), "model folder '", o.model, "' does not exist");
   const c10::Device device = parse_device(o.device);
   const c10::ScalarType dtype = o.dtype == "auto" ? default_dtype_for(device) : parse_dtype(o.dtype);
-  const std::string tok_path = path_join(o.model, "tokenizer.json");
+  const std::string tok_path = model_tokenizer_path(o.model);  // a LoRA adapter folder: maybe its base's
   POPO_CHECK(path_exists(tok_path), "model folder '", o.model, "' has no tokenizer.json");
   const Tokenizer tok = Tokenizer::from_file(tok_path);
   CausalLM model = load_model(o.model, dtype, device);
@@ -53,7 +53,7 @@ void run_generate(const GenerateOptions& o) {
   cfg.top_k = o.top_k;
   cfg.max_new_tokens = o.max_tokens;
   cfg.seed = o.seed;
-  cfg.eos_token_ids = resolve_stop_tokens(o.model, model->config(), tok);
+  cfg.eos_token_ids = resolve_stop_tokens(model_config_dir(o.model), model->config(), tok);
   RolloutBatch batch = generate(model, {ids}, cfg, &tok);
   for (const auto& w : batch.warnings) LOG_WARN(w);
   const std::vector<int32_t> out = batch.response_tokens(0);

@@ -4,6 +4,7 @@
 
 #include "core/error.h"
 #include "model/grad_checkpoint.h"
+#include "model/lora.h"
 
 namespace popo {
 
@@ -22,6 +23,14 @@ CausalLMImpl::CausalLMImpl(const ModelConfig& cfg) : cfg_(cfg) {
     lm_head_ = register_module(
         "lm_head", torch::nn::Linear(torch::nn::LinearOptions(cfg.hidden_size, cfg.vocab_size).bias(false)));
   }
+}
+
+CausalLMImpl::CausalLMImpl(const ModelConfig& cfg, DecoderModel shared_model, torch::nn::Linear shared_lm_head)
+    : cfg_(cfg) {
+  model = register_module("model", std::move(shared_model));
+  POPO_CHECK(cfg.tie_word_embeddings == shared_lm_head.is_empty(), "CausalLM: tie_word_embeddings is ",
+             cfg.tie_word_embeddings, " but an lm_head was ", shared_lm_head.is_empty() ? "not " : "", "given");
+  if (!cfg.tie_word_embeddings) lm_head_ = register_module("lm_head", std::move(shared_lm_head));
 }
 
 c10::Device CausalLMImpl::device() const { return model->embed_tokens->weight.device(); }
@@ -53,15 +62,22 @@ torch::Tensor CausalLMImpl::forward_hidden(const torch::Tensor& input_ids, const
 
   auto x = model->embed_tokens->forward(input_ids.to(dev));  // (B, T, C)
   const bool recompute = gradient_checkpointing && cache == nullptr && torch::GradMode::is_enabled();
+  // Adapter dropout acts in forwards with grad only (the loss forward), decided here since a
+  // checkpointed layer runs its forward with grad off; its masks are random, so the
+  // recomputation replays the generator's state.
+  const bool random_layers = lora != nullptr && lora->cfg.dropout > 0 && torch::GradMode::is_enabled();
   for (size_t l = 0; l < model->layers->size(); ++l) {
     auto layer = model->layers->ptr<DecoderLayerImpl>(l);
+    LoraView view;
+    if (lora != nullptr) view = {lora->layers.at(l).data(), lora->scale, random_layers ? lora->cfg.dropout : 0.0};
     if (recompute) {
-      // cos, sin, bias need no gradient: the closure may hold them (grad_checkpoint.h).
-      x = checkpoint_forward([layer, cos, sin, bias](const torch::Tensor& h) {
-            return layer->forward(h, cos, sin, bias, /*cache=*/nullptr);
-          }, x);  // (B, T, C)
+      // cos, sin, bias need no gradient: the closure may hold them (grad_checkpoint.h); the
+      // adapters are kept alive by this network while backward runs.
+      x = checkpoint_forward([layer, cos, sin, bias, view](const torch::Tensor& h) {
+            return layer->forward(h, cos, sin, bias, /*cache=*/nullptr, view);
+          }, x, random_layers);  // (B, T, C)
     } else {
-      x = layer->forward(x, cos, sin, bias, cache);  // (B, T, C)
+      x = layer->forward(x, cos, sin, bias, cache, view);  // (B, T, C)
     }
     if (tap) tap("layer_out", static_cast<int64_t>(l), x);
   }

@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "model/config.h"
@@ -23,6 +24,8 @@
 #include "model/layers.h"
 
 namespace popo {
+
+struct LoraAdapters;  // model/lora.h
 
 // The "model." part: embeddings, decoder layers, final norm.
 class DecoderModelImpl : public torch::nn::Module {
@@ -37,6 +40,9 @@ TORCH_MODULE(DecoderModel);
 class CausalLMImpl : public torch::nn::Module {
  public:
   explicit CausalLMImpl(const ModelConfig& cfg);
+  // A network over existing modules (model/lora.h share_base): its parameters are model's and
+  // lm_head's own tensors, not copies. lm_head is null when cfg ties the embeddings.
+  CausalLMImpl(const ModelConfig& cfg, DecoderModel model, torch::nn::Linear lm_head);
 
   // input_ids (B, T) int64; attention_mask (B, S_past + T) int64/bool, 1 = real, 0 = pad, covering
   // the cache and the new tokens (undefined = all ones); cache may be null and, when given, is
@@ -66,6 +72,11 @@ class CausalLMImpl : public torch::nn::Module {
   // only its input and is recomputed in backward (HF gradient_checkpointing_enable()). Off by
   // default; a runtime option, not part of ModelConfig (not in config.json). Debug taps still fire.
   bool gradient_checkpointing = false;
+
+  // LoRA adapters added to the decoder layers' projections (model/lora.h); null = none. Not
+  // registered as submodules: parameters() is the base alone, and networks sharing one base
+  // (share_base) each carry their own adapters or none.
+  std::shared_ptr<LoraAdapters> lora;
 
   DecoderModel model{nullptr};
   torch::nn::Linear lm_head_{nullptr};  // registered as "lm_head"; null when tied

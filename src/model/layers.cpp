@@ -79,12 +79,12 @@ AttentionImpl::AttentionImpl(const ModelConfig& cfg, int64_t layer_idx)
 }
 
 torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
-                                     const torch::Tensor& bias, KVCache* cache) {
+                                     const torch::Tensor& bias, KVCache* cache, const LoraView& lora) {
   const int64_t B = x.size(0), T = x.size(1);
   const int64_t H = num_heads_, Hkv = num_kv_heads_, D = head_dim_, G = H / Hkv;
-  auto q = q_proj->forward(x).view({B, T, H, D});    // (B, T, H, D)
-  auto k = k_proj->forward(x).view({B, T, Hkv, D});  // (B, T, Hkv, D)
-  auto v = v_proj->forward(x).view({B, T, Hkv, D});  // (B, T, Hkv, D)
+  auto q = lora_linear(q_proj, x, lora, kLoraQ).view({B, T, H, D});    // (B, T, H, D)
+  auto k = lora_linear(k_proj, x, lora, kLoraK).view({B, T, Hkv, D});  // (B, T, Hkv, D)
+  auto v = lora_linear(v_proj, x, lora, kLoraV).view({B, T, Hkv, D});  // (B, T, Hkv, D)
   if (!q_norm.is_empty()) {  // qwen3: RMSNorm over each head before rope
     q = q_norm->forward(q);
     k = k_norm->forward(k);
@@ -115,7 +115,7 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor
     out = torch::matmul(probs.view({B, Hkv, G * T, S}), v).view({B, H, T, D});
   }
   out = out.transpose(1, 2).reshape({B, T, H * D});  // (B, T, H*D)
-  return o_proj->forward(out);                        // (B, T, C)
+  return lora_linear(o_proj, out, lora, kLoraO);      // (B, T, C)
 }
 
 MlpImpl::MlpImpl(const ModelConfig& cfg) {
@@ -125,8 +125,9 @@ MlpImpl::MlpImpl(const ModelConfig& cfg) {
   down_proj = register_module("down_proj", torch::nn::Linear(torch::nn::LinearOptions(I, C).bias(false)));
 }
 
-torch::Tensor MlpImpl::forward(const torch::Tensor& x) {
-  return down_proj->forward(F::silu(gate_proj->forward(x)) * up_proj->forward(x));  // (B, T, C)
+torch::Tensor MlpImpl::forward(const torch::Tensor& x, const LoraView& lora) {
+  auto h = F::silu(lora_linear(gate_proj, x, lora, kLoraGate)) * lora_linear(up_proj, x, lora, kLoraUp);  // (B, T, I)
+  return lora_linear(down_proj, h, lora, kLoraDown);  // (B, T, C)
 }
 
 DecoderLayerImpl::DecoderLayerImpl(const ModelConfig& cfg, int64_t layer_idx) {
@@ -138,9 +139,9 @@ DecoderLayerImpl::DecoderLayerImpl(const ModelConfig& cfg, int64_t layer_idx) {
 }
 
 torch::Tensor DecoderLayerImpl::forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
-                                        const torch::Tensor& bias, KVCache* cache) {
-  auto h = x + self_attn->forward(input_layernorm->forward(x), cos, sin, bias, cache);  // (B, T, C)
-  return h + mlp->forward(post_attention_layernorm->forward(h));                        // (B, T, C)
+                                        const torch::Tensor& bias, KVCache* cache, const LoraView& lora) {
+  auto h = x + self_attn->forward(input_layernorm->forward(x), cos, sin, bias, cache, lora);  // (B, T, C)
+  return h + mlp->forward(post_attention_layernorm->forward(h), lora);                        // (B, T, C)
 }
 
 }  // namespace popo

@@ -14,6 +14,7 @@
 #include <cstdint>
 
 #include "model/config.h"
+#include "model/lora_pair.h"
 
 namespace popo {
 
@@ -51,8 +52,9 @@ class AttentionImpl : public torch::nn::Module {
   AttentionImpl(const ModelConfig& cfg, int64_t layer_idx);
   // x (B, T, C), cos/sin (B, T, D), bias (B, 1, T, S) -> (B, T, C). With a cache the new keys and
   // values are written at the cache's current length and attention covers the whole prefix.
+  // lora: the layer's adapters of q/k/v/o_proj (none by default).
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
-                        const torch::Tensor& bias, KVCache* cache);
+                        const torch::Tensor& bias, KVCache* cache, const LoraView& lora = {});
 
   torch::nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
   RMSNorm q_norm{nullptr}, k_norm{nullptr};  // qwen3 only
@@ -66,7 +68,8 @@ TORCH_MODULE(Attention);
 class MlpImpl : public torch::nn::Module {
  public:
   explicit MlpImpl(const ModelConfig& cfg);
-  torch::Tensor forward(const torch::Tensor& x);  // (B, T, C) -> (B, T, C)
+  // (B, T, C) -> (B, T, C); lora: the layer's adapters of gate/up/down_proj (none by default)
+  torch::Tensor forward(const torch::Tensor& x, const LoraView& lora = {});
   torch::nn::Linear gate_proj{nullptr}, up_proj{nullptr}, down_proj{nullptr};
 };
 TORCH_MODULE(Mlp);
@@ -77,7 +80,8 @@ class DecoderLayerImpl : public torch::nn::Module {
  public:
   DecoderLayerImpl(const ModelConfig& cfg, int64_t layer_idx);
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
-                        const torch::Tensor& bias, KVCache* cache);  // (B, T, C) -> (B, T, C)
+                        const torch::Tensor& bias, KVCache* cache,
+                        const LoraView& lora = {});  // (B, T, C) -> (B, T, C)
   RMSNorm input_layernorm{nullptr}, post_attention_layernorm{nullptr};
   Attention self_attn{nullptr};
   Mlp mlp{nullptr};

@@ -10,6 +10,7 @@
 #include "core/io.h"
 #include "core/log.h"
 #include "model/dtype.h"
+#include "model/lora.h"
 #include "model/safetensors.h"
 
 namespace popo {
@@ -55,9 +56,29 @@ void load_weights(CausalLM& model, const std::map<std::string, at::Tensor>& tens
   }
 }
 
+std::string model_config_dir(const std::string& dir) {
+  if (path_exists(path_join(dir, "config.json")) || !is_lora_adapter_folder(dir)) return dir;
+  return lora_base_model_path(dir);
+}
+
+std::string model_tokenizer_path(const std::string& dir) {
+  const std::string own = path_join(dir, "tokenizer.json");
+  return path_exists(own) ? own : path_join(model_config_dir(dir), "tokenizer.json");
+}
+
 CausalLM load_model(const std::string& dir, c10::ScalarType dtype, c10::Device device) {
   POPO_CHECK(path_exists(dir), "model folder '", dir, "' does not exist");
   const std::string config_path = path_join(dir, "config.json");
+  if (!path_exists(config_path) && is_lora_adapter_folder(dir)) {
+    // A PEFT adapter folder: its base model, then the adapters on it.
+    const std::string base = lora_base_model_path(dir);
+    POPO_CHECK(path_exists(path_join(base, "config.json")), dir, "/adapter_config.json: the base model folder '",
+               base, "' (base_model_name_or_path) has no config.json; point it at the base model, or write a "
+               "merged model with `popo export --merge`");
+    CausalLM model = load_model(base, dtype, device);
+    model->lora = load_lora_adapter(dir, model->config(), device);
+    return model;
+  }
   POPO_CHECK(path_exists(config_path), "model folder '", dir, "' has no config.json");
   ModelConfig cfg = ModelConfig::from_file(config_path);
   CausalLM model(cfg);

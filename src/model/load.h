@@ -19,7 +19,16 @@ namespace popo {
 // Returns the model in dir (config.json + model.safetensors[.index.json]) with parameters in dtype
 // on device. Throws popo::Error naming the folder/file/tensor on a missing folder, a bad config,
 // a missing or unexpected tensor (with its expected shape) or a shape mismatch (expected vs got).
+// A PEFT adapter folder (adapter_config.json, no config.json; model/lora.h) loads as its base
+// model (base_model_name_or_path) with the adapters attached.
 CausalLM load_model(const std::string& dir, c10::ScalarType dtype, c10::Device device);
+
+// Returns the folder with the config.json (and generation_config.json) of the model in dir: dir
+// itself, or for a PEFT adapter folder its base model's folder.
+std::string model_config_dir(const std::string& dir);
+// Returns the tokenizer.json of the model in dir: dir's own, else (an adapter folder without
+// one) its base model's.
+std::string model_tokenizer_path(const std::string& dir);
 
 // Copies tensors (name -> tensor, e.g. from read_safetensors_dir) into model's parameters with the
 // same strict checks; origin names the source in errors. A tied model ignores lm_head.weight.

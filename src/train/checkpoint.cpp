@@ -16,6 +16,7 @@
 #include "core/io.h"
 #include "core/log.h"
 #include "model/load.h"
+#include "model/lora.h"
 #include "model/safetensors.h"
 
 namespace popo {
@@ -184,6 +185,41 @@ void remove_stale_temporaries(const fs::path& root) {
   }
 }
 
+// Writes one network: a PEFT adapter folder when it carries LoRA adapters (the base is the
+// run's base model, not copied), else a Hugging Face model folder.
+void save_network(CausalLM& net, const std::string& dir, const std::string& base_model_dir) {
+  if (net->lora != nullptr) {
+    save_lora_adapter(*net->lora, dir, base_model_dir);
+  } else {
+    save_model(net, dir);
+  }
+}
+
+// Loads one network saved by save_network into net (its adapters, or all its weights).
+void load_network(CausalLM& net, const std::string& dir) {
+  if (net->lora == nullptr) {
+    POPO_CHECK(!is_lora_adapter_folder(dir) || fs::exists(fs::path(dir) / "config.json"), dir,
+               ": holds LoRA adapters but this run has lora.rank = 0; resume it with the lora settings it was "
+               "trained with (config.resolved.yaml of the run)");
+    load_weights(net, read_safetensors_dir(dir), dir);
+    return;
+  }
+  POPO_CHECK(is_lora_adapter_folder(dir), dir, ": holds full weights, not LoRA adapters, but this run has "
+             "lora.rank = ", net->lora->cfg.rank, "; resume it with the lora settings it was trained with");
+  const std::shared_ptr<LoraAdapters> saved = load_lora_adapter(dir, net->config(), net->device());
+  const auto want = net->lora->named_tensors();
+  const auto got = saved->named_tensors();
+  POPO_CHECK(want.size() == got.size(), dir, ": ", got.size() / 2, " adapted projections, but this run adapts ",
+             want.size() / 2, " (lora.rank / lora.target_modules must be the ones the run was trained with)");
+  torch::NoGradGuard no_grad;
+  for (size_t i = 0; i < want.size(); ++i) {
+    POPO_CHECK(want[i].first == got[i].first && want[i].second.sizes() == got[i].second.sizes(), dir,
+               ": adapter tensor ", i, " is '", got[i].first, "', expected '", want[i].first,
+               "' with this run's lora settings");
+    want[i].second.copy_(got[i].second);
+  }
+}
+
 }  // namespace
 
 std::string save_checkpoint(const std::string& checkpoints_dir, const CheckpointParts& parts,
@@ -200,12 +236,12 @@ std::string save_checkpoint(const std::string& checkpoints_dir, const Checkpoint
   // 1. Every part into the temporary folder; on a failure (a full disk) the folder goes again
   //    and the earlier checkpoints stay as they were.
   try {
-    save_model(*parts.policy, (tmp_dir / "policy").string());
+    save_network(*parts.policy, (tmp_dir / "policy").string(), parts.base_model_dir);
     if (!parts.tokenizer_json.empty()) {
       write_file_atomic((tmp_dir / "policy" / "tokenizer.json").string(),
                         read_file(parts.tokenizer_json));
     }
-    if (parts.siamese) save_model(*parts.siamese, (tmp_dir / "siamese").string());
+    if (parts.siamese) save_network(*parts.siamese, (tmp_dir / "siamese").string(), parts.base_model_dir);
     if (parts.predictor) save_torch(*parts.predictor, tmp_dir / "predictor.pt");
     if (parts.optimizer) save_torch(*parts.optimizer, tmp_dir / "optimizer.pt");
     if (!parts.masters.empty()) save_torch(parts.masters, tmp_dir / "masters.pt");
@@ -287,14 +323,13 @@ TrainerState load_checkpoint(const std::string& dir, const CheckpointParts& part
   // the readers below only.
   if (j.is_object() && j.contains("files")) verify_manifest(root, j.at("files"), state_path);
   if (parts.policy) {
-    load_weights(*parts.policy, read_safetensors_dir((root / "policy").string()),
-                 (root / "policy").string());
+    load_network(*parts.policy, (root / "policy").string());
   }
   if (parts.siamese) {
     const fs::path p = root / "siamese";
     POPO_CHECK(fs::exists(p), p.string(), ": missing (the run uses a siamese network; was the "
                "checkpoint written by a different algorithm?)");
-    load_weights(*parts.siamese, read_safetensors_dir(p.string()), p.string());
+    load_network(*parts.siamese, p.string());
   }
   if (parts.predictor) {
     const fs::path p = root / "predictor.pt";

@@ -1,6 +1,8 @@
 // Training checkpoints: one folder per step under <run>/checkpoints/step-NNNNNN holding
 //   policy/          a Hugging Face model folder (config.json, model.safetensors, tokenizer.json)
-//                    loadable by `popo generate --model` and by transformers
+//                    loadable by `popo generate --model` and by transformers; with LoRA a PEFT
+//                    adapter folder (adapter_config.json, adapter_model.safetensors,
+//                    tokenizer.json) over the run's base model, loadable by popo and by PEFT
 //   siamese/         the momentum network (POPO), same layout without the tokenizer
 //   predictor.pt     POPO's predictor (torch::save)
 //   optimizer.pt     the AdamW state (torch::save)
@@ -55,6 +57,7 @@ struct CheckpointParts {
   Predictor* predictor = nullptr;             // POPO predictor
   torch::optim::Optimizer* optimizer = nullptr;
   std::string tokenizer_json;                 // path of tokenizer.json copied into policy/
+  std::string base_model_dir;                 // LoRA: the base model folder adapter_config.json names
   // fp32 masters of a mixed-precision learner (Learner::master_weights(); loaded in place) and
   // the model parameters they shadow (Learner::mastered_parameters(); same length). A
   // checkpoint without masters.pt re-derives the masters from the loaded weights (precision of

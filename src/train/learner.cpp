@@ -13,6 +13,7 @@
 #include "core/config.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "model/lora.h"
 #include "rl/advantages.h"
 #include "rl/token_logprobs.h"
 
@@ -97,6 +98,11 @@ Learner::Learner(CausalLM policy, Predictor predictor, const AlgoConfig& algo,
   POPO_CHECK(optim_.warmup_ratio >= 0 && optim_.warmup_ratio <= 1,
              "config: trainer.warmup_ratio must be in [0, 1], got ", optim_.warmup_ratio);
   POPO_CHECK(optim_.steps >= 1, "config: trainer.steps must be >= 1, got ", optim_.steps);
+  // LoRA: the policy trains its adapters only, so the siamese must carry adapters of the same
+  // shapes (its EMA runs on them) over the shared frozen base.
+  POPO_CHECK(siamese_.is_empty() || (policy_->lora == nullptr) == (siamese_->lora == nullptr),
+             "Learner: the policy ", policy_->lora ? "has" : "has no", " LoRA adapters but the siamese network ",
+             siamese_->lora ? "has" : "has none");
   if (!siamese_.is_empty()) siamese_->eval();
   if (!reference_.is_empty()) reference_->eval();
 
@@ -116,10 +122,10 @@ Learner::Learner(CausalLM policy, Predictor predictor, const AlgoConfig& algo,
   // popo.momentum = 1 with the fixed law freezes xi: no update, no masters needed.
   const bool frozen_siamese = algo_.popo.momentum_law == MomentumLaw::kFixed && algo_.popo.momentum >= 1.0;
   if (!siamese_.is_empty() && !frozen_siamese) {
-    for (const torch::Tensor& p : siamese_->parameters()) {
+    for (const torch::Tensor& p : own_tensors(siamese_)) {
       if (p.scalar_type() != torch::kBFloat16 && p.scalar_type() != torch::kHalf) continue;
       siamese_masters_.clear();
-      for (const torch::Tensor& q : siamese_->parameters())
+      for (const torch::Tensor& q : own_tensors(siamese_))
         siamese_masters_.push_back(q.detach().to(torch::kFloat).clone());
       break;
     }
@@ -127,7 +133,7 @@ Learner::Learner(CausalLM policy, Predictor predictor, const AlgoConfig& algo,
 
   // AdamW with decay on the policy's matrices only (HF Trainer leaves biases and norm weights
   // undecayed) and on every predictor parameter (the POPO reference code decays them all).
-  const size_t n_policy = policy_->parameters().size();
+  const size_t n_policy = own_tensors(policy_).size();
   std::vector<torch::Tensor> decay, no_decay;
   for (size_t i = 0; i < opt_params_.size(); ++i) {
     const torch::Tensor& p = opt_params_[i];
@@ -148,7 +154,7 @@ Learner::Learner(CausalLM policy, Predictor predictor, const AlgoConfig& algo,
 }
 
 std::vector<torch::Tensor> Learner::trainable_parameters() const {
-  std::vector<torch::Tensor> params = policy_->parameters();
+  std::vector<torch::Tensor> params = own_tensors(policy_);
   if (!predictor_.is_empty())
     for (const torch::Tensor& p : predictor_->parameters()) params.push_back(p);
   return params;
@@ -163,7 +169,7 @@ std::vector<torch::Tensor> Learner::master_weights() const {
 
 std::vector<torch::Tensor> Learner::siamese_mastered_parameters() const {
   if (siamese_masters_.empty()) return {};
-  return siamese_->parameters();
+  return own_tensors(siamese_);
 }
 
 std::vector<torch::Tensor> Learner::mastered_parameters() const {
@@ -387,7 +393,7 @@ LearnerStep Learner::step(const RolloutBatch& batch, const torch::Tensor& reward
   // model's parameters), and their norm is logged apart.
   const double max_norm =
       optim_.grad_clip > 0 ? optim_.grad_clip : std::numeric_limits<double>::infinity();
-  const size_t n_policy = policy_->parameters().size();
+  const size_t n_policy = own_tensors(policy_).size();
   const std::vector<torch::Tensor> policy_opt(opt_params_.begin(), opt_params_.begin() + n_policy);
   const std::vector<torch::Tensor> predictor_opt(opt_params_.begin() + n_policy, opt_params_.end());
   const double grad_norm = torch::nn::utils::clip_grad_norm_(policy_opt, max_norm);
@@ -437,10 +443,10 @@ LearnerStep Learner::step(const RolloutBatch& batch, const torch::Tensor& reward
     if (!siamese_masters_.empty()) {
       ema_update_tensors(siamese_masters_, policy_opt, tau);
       torch::NoGradGuard no_grad;
-      const std::vector<torch::Tensor> xi = siamese_->parameters();
+      const std::vector<torch::Tensor> xi = own_tensors(siamese_);
       for (size_t i = 0; i < xi.size(); ++i) xi[i].copy_(siamese_masters_[i]);
     } else {
-      ema_update(*siamese_, policy_opt, tau);
+      ema_update_tensors(own_tensors(siamese_), policy_opt, tau);
     }
     out.metrics["popo/tau"] = tau;
   }

@@ -70,6 +70,7 @@ void validate_run_config(const RunConfig& cfg) {
              t.group_size, " but algo.name=", cfg.algo.name_text(), " compares the rollouts of a prompt with each "
              "other and needs trainer.group_size >= 2");
   validate(cfg.algo, t.group_size);
+  validate(cfg.lora);
 
   // Model.
   if (cfg.model.path.empty()) {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "data/arithmetic_task.h"
+#include "model/lora_config.h"
 #include "reward/reward_config.h"
 #include "rl/algo_config.h"
 #include "train/optim_config.h"
@@ -215,6 +216,7 @@ inline AlgoConfig demo_algo_config() {
 
 struct RunConfig {
   ModelSection model;
+  LoraConfig lora;
   DataSection data;
   WarmStartSection warm_start;
   SamplingSection sampling;
@@ -230,6 +232,7 @@ struct RunConfig {
   template <class V>
   void visit_fields(V& v) {
     v("model", model, "policy model");
+    v("lora", lora, "LoRA adapters on the policy (rank 0 = full fine-tuning; model/lora_config.h)");
     v("data", data, "training and held-out problems");
     v("warm_start", warm_start, "supervised warm start of the built-in model");
     v("sampling", sampling, "rollout sampling");

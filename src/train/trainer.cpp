@@ -22,6 +22,7 @@
 #include "core/tensorboard.h"
 #include "model/dtype.h"
 #include "model/load.h"
+#include "model/lora.h"
 #include "rl/advantages.h"
 #include "train/checkpoint.h"
 #include "train/data_parallel.h"
@@ -203,15 +204,32 @@ void Trainer::setup() {
   policy_ = load_model(model_dir_, dtype, device_);
   policy_->gradient_checkpointing = cfg_.model.gradient_checkpointing;
   note_config_read("model.gradient_checkpointing");
+  // LoRA: the base is frozen and shared; the policy trains fp32 adapters, the siamese keeps an
+  // EMA of them over the same base, and GRPO's reference is the base with no adapters (no copy).
+  note_config_read("lora.rank");
+  const bool lora = cfg_.lora.enabled();
+  if (lora) {
+    note_config_section_read("lora", cfg_.lora);
+    attach_lora(policy_, cfg_.lora, derive_seed(static_cast<uint64_t>(cfg_.trainer.seed), "lora", 0));
+  }
   const AlgoConfig& algo = cfg_.algo;
   if (algo.needs_siamese()) {
-    siamese_ = load_model(model_dir_, dtype, device_);
-    for (auto& p : siamese_->parameters()) p.set_requires_grad(false);
+    if (lora) {
+      siamese_ = share_base(policy_);
+      siamese_->lora = clone_lora_adapters(*policy_->lora);
+    } else {
+      siamese_ = load_model(model_dir_, dtype, device_);
+    }
+    for (auto& p : own_tensors(siamese_)) p.set_requires_grad(false);
     siamese_->eval();
   }
   if (algo.needs_reference()) {
-    reference_ = load_model(model_dir_, dtype, device_);
-    for (auto& p : reference_->parameters()) p.set_requires_grad(false);
+    if (lora) {
+      reference_ = share_base(policy_);
+    } else {
+      reference_ = load_model(model_dir_, dtype, device_);
+      for (auto& p : reference_->parameters()) p.set_requires_grad(false);
+    }
     reference_->eval();
   }
   if (algo.needs_predictor()) {
@@ -325,6 +343,7 @@ CheckpointParts Trainer::parts() {
   p.siamese_masters = learner_->siamese_master_weights();
   p.siamese_mastered = learner_->siamese_mastered_parameters();
   p.tokenizer_json = path_join(model_dir_, "tokenizer.json");
+  p.base_model_dir = fs::absolute(model_dir_).lexically_normal().string();
   return p;
 }
 
@@ -624,7 +643,7 @@ void Trainer::log_step(int64_t step, StepRollouts& ro, const LearnerStep& up, do
     row["dist/world_size"] = dist_->world_size();
     if (step == 1 || step % 10 == 0) {
       check_replicas_identical(*dist_, learner_->trainable_parameters(), "policy", step);
-      if (siamese_) check_replicas_identical(*dist_, siamese_->parameters(), "siamese", step);
+      if (siamese_) check_replicas_identical(*dist_, own_tensors(siamese_), "siamese", step);
     }
   }
   const torch::Tensor rewards = torch::tensor(ro.rewards, torch::kFloat);  // (n_total)
