@@ -21,7 +21,7 @@ inline double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
 }
 
-// Returns the decoder shape for a name: tiny (CPU smoke), qwen2.5-0.5b, qwen2.5-math-1.5b,
+// Returns the decoder shape for a name: tiny (CPU smoke), mid (CPU benchmarks), qwen2.5-0.5b, qwen2.5-math-1.5b,
 // qwen2.5-math-7b.
 inline ModelConfig shape_config(const std::string& name) {
   ModelConfig c;
@@ -31,6 +31,10 @@ inline ModelConfig shape_config(const std::string& name) {
   if (name == "tiny") {
     c.vocab_size = 512, c.hidden_size = 64, c.intermediate_size = 176, c.num_hidden_layers = 2;
     c.num_attention_heads = 4, c.num_key_value_heads = 2, c.max_position_embeddings = 4096;
+    c.rope_theta = 10000.0, c.tie_word_embeddings = true;
+  } else if (name == "mid") {  // a CPU-sized mid shape (~30M parameters): Qwen2 layout, GQA 4
+    c.vocab_size = 8192, c.hidden_size = 512, c.intermediate_size = 1408, c.num_hidden_layers = 8;
+    c.num_attention_heads = 8, c.num_key_value_heads = 2, c.max_position_embeddings = 4096;
     c.rope_theta = 10000.0, c.tie_word_embeddings = true;
   } else if (name == "qwen2.5-0.5b") {
     c.vocab_size = 151936, c.hidden_size = 896, c.intermediate_size = 4864, c.num_hidden_layers = 24;
@@ -45,7 +49,7 @@ inline ModelConfig shape_config(const std::string& name) {
     c.num_attention_heads = 28, c.num_key_value_heads = 4, c.max_position_embeddings = 4096;
     c.rope_theta = 10000.0, c.tie_word_embeddings = false;
   } else {
-    POPO_FAIL("bench: unknown --shape '", name, "'; expected tiny | qwen2.5-0.5b | qwen2.5-math-1.5b | qwen2.5-math-7b");
+    POPO_FAIL("bench: unknown --shape '", name, "'; expected tiny | mid | qwen2.5-0.5b | qwen2.5-math-1.5b | qwen2.5-math-7b");
   }
   c.head_dim = c.hidden_size / c.num_attention_heads;
   return c;

@@ -113,9 +113,14 @@ std::vector<double> metric_column(const std::string& run_dir, const std::string&
 std::map<std::string, at::Tensor> final_tensors(const std::string& run_dir) {
   const std::string ckpt = latest_checkpoint(run_dir + "/checkpoints");
   EXPECT_FALSE(ckpt.empty()) << "no checkpoint in " << run_dir;
-  std::map<std::string, at::Tensor> out = read_safetensors_dir(ckpt + "/policy");
+  // LoRA runs hold PEFT adapter folders (adapter_model.safetensors) instead of full weights.
+  auto read_part = [](const std::string& d) {
+    return fs::exists(d + "/adapter_model.safetensors") ? read_safetensors(d + "/adapter_model.safetensors")
+                                                        : read_safetensors_dir(d);
+  };
+  std::map<std::string, at::Tensor> out = read_part(ckpt + "/policy");
   if (fs::exists(ckpt + "/siamese")) {
-    for (auto& [k, v] : read_safetensors_dir(ckpt + "/siamese")) out["siamese." + k] = v;
+    for (auto& [k, v] : read_part(ckpt + "/siamese")) out["siamese." + k] = v;
   }
   if (fs::exists(ckpt + "/predictor.pt")) {
     torch::serialize::InputArchive ar;
@@ -132,6 +137,7 @@ struct EquivCase {
   const char* name;
   std::string algo;
   int64_t seed;
+  int64_t lora_rank = 0;  // > 0: LoRA adapters (replicated on every rank)
 };
 
 class DataParallel : public testing::TestWithParam<EquivCase> {};
@@ -141,6 +147,10 @@ TEST_P(DataParallel, TwoRanksMatchOneProcessAfterThreeSteps) {
   const std::string dir = fresh_dir(ec.name);
   RunConfig cfg = tiny_config(dir, ec.algo);
   cfg.trainer.seed = ec.seed;
+  if (ec.lora_rank > 0) {
+    cfg.lora.rank = ec.lora_rank;
+    cfg.trainer.optim.lr *= 10;  // the adapters start at B = 0
+  }
   cfg.run.name = "single";
   ASSERT_EQ(run(train_args(cfg), dir + "/single.log"), 0) << read_file(dir + "/single.log");
   cfg.run.name = "dual";
@@ -185,7 +195,8 @@ TEST_P(DataParallel, TwoRanksMatchOneProcessAfterThreeSteps) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Cases, DataParallel,
-                         testing::Values(EquivCase{"popo", "popo", 1}, EquivCase{"grpo", "grpo", 0}),
+                         testing::Values(EquivCase{"popo", "popo", 1}, EquivCase{"grpo", "grpo", 0},
+                                         EquivCase{"popo_lora", "popo", 1, 4}),
                          [](const testing::TestParamInfo<EquivCase>& info) {
                            return std::string(info.param.name);
                          });

@@ -20,15 +20,22 @@ std::string repo_root() {
 }
 
 TEST(GpuConfigs, ReferenceRunConfigsLoadAndMatchPopoMd) {
-  for (const char* name : {"qwen2.5-math-7b-popo.yaml", "qwen2.5-math-1.5b-popo.yaml"}) {
+  for (const char* name : {"qwen2.5-math-7b-popo.yaml", "qwen2.5-math-1.5b-popo.yaml", "qwen2.5-math-7b-popo-lora.yaml"}) {
     SCOPED_TRACE(name);
     RunConfig cfg;
     // Throws popo::Error naming the key for an unknown key.
     ASSERT_NO_THROW(load_yaml_file(repo_root() + "/configs/" + name, cfg));
-    // POPO.md, "Reference run".
+    ASSERT_NO_THROW(validate(cfg.lora));
+    // POPO.md, "Reference run"; the LoRA variant differs in its learning rate and adapters only.
+    const bool lora = std::string(name).find("lora") != std::string::npos;
+    EXPECT_EQ(cfg.lora.enabled(), lora);
+    if (lora) {
+      EXPECT_EQ(cfg.lora.rank, 64);
+      EXPECT_EQ(cfg.lora.target_modules, lora_module_names());
+    }
     EXPECT_EQ(cfg.algo.name, Algorithm::kPopo);
     EXPECT_EQ(cfg.trainer.optim.steps, 1500);
-    EXPECT_DOUBLE_EQ(cfg.trainer.optim.lr, 1e-7);
+    EXPECT_DOUBLE_EQ(cfg.trainer.optim.lr, lora ? 1e-5 : 1e-7);
     EXPECT_DOUBLE_EQ(cfg.trainer.optim.warmup_ratio, 0.1);
     EXPECT_EQ(cfg.trainer.optim.schedule, LrSchedule::kCosine);
     EXPECT_DOUBLE_EQ(cfg.trainer.optim.weight_decay, 0.01);

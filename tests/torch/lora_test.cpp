@@ -468,6 +468,11 @@ TEST(LoraRun, PopoCheckpointsPeftFoldersResumesBitwiseAndExportsAMergedModel) {
     EXPECT_TRUE(fs::exists(ckpt + "/" + f)) << f;
   EXPECT_FALSE(fs::exists(ckpt + "/policy/model.safetensors")) << "a LoRA checkpoint must not copy the base";
   EXPECT_FALSE(fs::exists(ckpt + "/masters.pt"));
+  const nlohmann::json acfg = nlohmann::json::parse(read_file(ckpt + "/policy/adapter_config.json"));
+  EXPECT_EQ(acfg["r"], 4);
+  EXPECT_EQ(acfg["lora_alpha"], 8.0);
+  EXPECT_EQ(acfg["target_modules"].size(), 7u);
+  EXPECT_EQ(acfg["base_model_name_or_path"].get<std::string>().front(), '/') << "an absolute base path";
   const auto policy = adapter_file(ckpt + "/policy"), siamese = adapter_file(ckpt + "/siamese");
   double b_norm = 0, diff = 0;
   for (const auto& [k, v] : policy) {
@@ -532,8 +537,20 @@ TEST(LoraRun, GrpoReferenceIsTheBaseWithAdaptersOff) {
   cfg.algo.name = Algorithm::kGrpo;
   cfg.algo.grpo.kl_coef = 0.05;
   cfg.trainer.save_every = 0;
+  cfg.lora.rank = 2;
+  cfg.lora.alpha = 32;
+  cfg.lora.dropout = 0.1;
+  cfg.lora.target_modules = {"v_proj", "q_proj"};
   const TrainResult r = run_training(cfg, quiet());
   ASSERT_EQ(r.steps_done, 4);
+  // Every lora key reached the adapters the run trained and saved.
+  const std::string policy = latest_checkpoint(r.run_dir + "/checkpoints") + "/policy";
+  const nlohmann::json j = nlohmann::json::parse(read_file(policy + "/adapter_config.json"));
+  EXPECT_EQ(j["r"], 2);
+  EXPECT_EQ(j["lora_alpha"], 32.0);
+  EXPECT_EQ(j["lora_dropout"], 0.1);
+  EXPECT_EQ(j["target_modules"], nlohmann::json({"q_proj", "v_proj"}));
+  EXPECT_EQ(adapter_file(policy).size(), 2u * 2 * 2);  // 2 layers x 2 modules x (A, B)
   std::vector<double> kl;
   for_each_jsonl(r.run_dir + "/metrics.jsonl", [&](const nlohmann::json& row, int) {
     if (row.contains("grpo/kl_loss")) kl.push_back(row["grpo/kl_loss"].get<double>());
@@ -541,6 +558,39 @@ TEST(LoraRun, GrpoReferenceIsTheBaseWithAdaptersOff) {
   ASSERT_EQ(kl.size(), 4u) << "no kl metric";
   EXPECT_EQ(kl[0], 0.0);
   EXPECT_GT(kl[3], 0.0);
+}
+
+// ---- the PEFT oracle's C++ side (tests/oracle/test_lora.py) -------------------------------------
+
+TEST(OracleLora, MatchPeftAndSaveForReload) {
+  const char* root = std::getenv("POPO_ORACLE_LORA_DIR");
+  if (root == nullptr) GTEST_SKIP() << "POPO_ORACLE_LORA_DIR unset: run by tests/oracle/test_lora.py";
+  int n = 0;
+  for (const auto& entry : fs::directory_iterator(root)) {
+    const fs::path d = entry.path();
+    if (!fs::exists(d / "lora_reference.json")) continue;
+    SCOPED_TRACE(d.string());
+    const auto ref = read_safetensors((d / "lora_reference.safetensors").string());
+    const nlohmann::json info = nlohmann::json::parse(read_file((d / "lora_reference.json").string()));
+    const torch::Tensor ids = ref.at("input_ids"), mask = ref.at("attention_mask");
+    const torch::Tensor real = mask.to(torch::kBool);
+    CausalLM m = load_model((d / "peft_adapter").string(), torch::kFloat, torch::kCPU);
+    ASSERT_NE(m->lora, nullptr);
+    torch::NoGradGuard g;
+    EXPECT_TRUE(tensors_close(m->forward(ids, mask).index({real}), ref.at("logits").index({real}),
+                              info["tol"].get<double>()));
+    const std::string base = fs::absolute(d / "base").string();
+    save_lora_adapter(*m->lora, (d / "popo_adapter").string(), base);
+    merge_lora(m);
+    save_model(m, (d / "popo_merged").string());
+    LoraConfig cfg;
+    cfg.rank = info["r"].get<int64_t>();
+    cfg.alpha = info["alpha"].get<double>();
+    cfg.target_modules = info["targets"].get<std::vector<std::string>>();
+    save_lora_adapter(*make_lora_adapters(m->config(), cfg, 1, torch::kCPU), (d / "popo_fresh").string(), base);
+    ++n;
+  }
+  EXPECT_GT(n, 0) << "no cases under " << root;
 }
 
 }  // namespace

@@ -730,6 +730,10 @@ TEST(RunConfig, EveryKeyIsReadByTheCodeThatActsOnIt) {
       // A command reward (the ResearcherWorld tests): src/reward/reward_set.cpp.
       {"reward.functions[0].command", "src/reward/reward_set.cpp, kind command"},
       {"reward.timeout_s", "src/reward/reward_command.cpp, kind command"},
+      // lora.rank > 0 (tests/torch/lora_test.cpp): the adapters' scale, dropout and targets.
+      {"lora.alpha", "src/model/lora.cpp, lora.rank > 0"},
+      {"lora.dropout", "src/model/lora.cpp, lora.rank > 0"},
+      {"lora.target_modules", "src/model/lora.cpp, lora.rank > 0"},
   };
   for (const auto& kv : flatten(default_run_config())) {
     const std::string& key = kv.first;
