@@ -10,7 +10,7 @@
 // with the side product s B A x at every adapted projection against a merged copy of the weights
 // (and what merging costs each time the adapters change).
 // Usage: bench_lora [--shape mid] [--dtype float32|bfloat16] [--rank 16] [--prompts 2]
-//          [--group 8] [--prompt-len 64] [--response-len 192] [--iters 2] [--decode 32]
+//          [--group 4] [--prompt-len 64] [--response-len 128] [--iters 2] [--decode 32]
 #include <sys/wait.h>
 #include <torch/torch.h>
 #include <unistd.h>
@@ -61,8 +61,8 @@ RolloutBatch random_batch(int64_t prompts, int64_t group, int64_t P, int64_t R, 
 nlohmann::json run_mode(const bench::Args& args, bool lora) {
   const ModelConfig cfg = bench::shape_config(args.get("shape", "mid"));
   const c10::ScalarType dtype = parse_dtype(args.get("dtype", "float32"));
-  const int64_t prompts = args.get_int("prompts", 2), group = args.get_int("group", 8);
-  const int64_t P = args.get_int("prompt-len", 64), R = args.get_int("response-len", 192);
+  const int64_t prompts = args.get_int("prompts", 2), group = args.get_int("group", 4);
+  const int64_t P = args.get_int("prompt-len", 64), R = args.get_int("response-len", 128);
   const int64_t iters = args.get_int("iters", 2);
   const c10::Device dev(c10::kCPU);
   LoraConfig lc;
@@ -188,9 +188,9 @@ int main(int argc, char** argv) {
     const int64_t rank = args.get_int("rank", 16);
     std::printf("bench_lora: shape %s, %s, POPO step of %lld x (%lld + %lld) tokens, LoRA rank %lld on all seven "
                 "projections\n\n", shape.c_str(), dtype.c_str(),
-                static_cast<long long>(args.get_int("prompts", 2) * args.get_int("group", 8)),
+                static_cast<long long>(args.get_int("prompts", 2) * args.get_int("group", 4)),
                 static_cast<long long>(args.get_int("prompt-len", 64)),
-                static_cast<long long>(args.get_int("response-len", 192)), static_cast<long long>(rank));
+                static_cast<long long>(args.get_int("response-len", 128)), static_cast<long long>(rank));
     const nlohmann::json full = in_child([&] { return run_mode(args, false); });
     const nlohmann::json lora = in_child([&] { return run_mode(args, true); });
     std::printf("| state (measured from the tensors held) | full fine-tuning | LoRA r=%lld | LoRA / full |\n",
@@ -199,8 +199,8 @@ int main(int argc, char** argv) {
     for (const auto& [key, label] : std::vector<std::pair<const char*, const char*>>{
              {"base_bytes", "model weights (base)"},
              {"trained_bytes", "trained tensors (all weights | adapters)"},
-             {"grad_bytes", "gradients"},
-             {"optimizer_bytes", "AdamW moments"},
+             {"grad_bytes", "gradients (trained tensors + predictor)"},
+             {"optimizer_bytes", "AdamW moments (trained tensors + predictor)"},
              {"master_bytes", "fp32 masters"},
              {"siamese_bytes", "siamese (own tensors + masters)"},
              {"predictor_bytes", "predictor"}}) {
@@ -221,7 +221,7 @@ int main(int argc, char** argv) {
     const nlohmann::json dec = in_child([&] {
       const ModelConfig cfg = bench::shape_config(shape);
       const c10::ScalarType dt = parse_dtype(dtype);
-      const int64_t B = args.get_int("prompts", 2) * args.get_int("group", 8), steps = args.get_int("decode", 32);
+      const int64_t B = args.get_int("prompts", 2) * args.get_int("group", 4), steps = args.get_int("decode", 32);
       CausalLM m = bench::random_model(cfg, c10::Device(c10::kCPU), dt, 1);
       const double base = decode_seconds(m, B, 64, steps, cfg.vocab_size);
       LoraConfig lc;
