@@ -359,6 +359,54 @@ void Dist::barrier() {
   impl_->bucketed(v, "barrier", 0, 1.0, 1.0);
 }
 
+void Dist::all_gather(const at::Tensor& in, at::Tensor& out) {
+  const int64_t n = in.numel(), w = world_size();
+  TORCH_CHECK(out.numel() == w * n, "dist: all_gather: out has ", out.numel(), " elements, expected ", w, " x ", n);
+  if (w == 1) {
+    out.view({-1}).copy_(in.view({-1}));
+    return;
+  }
+  impl_->check_usable();
+  at::Tensor src = in.reshape({-1}).to(impl_->comm_device, wire_dtype(in.scalar_type(), impl_->gloo())).contiguous();
+  std::vector<std::vector<at::Tensor>> outs(1);
+  for (int64_t r = 0; r < w; ++r) outs[0].push_back(torch::empty_like(src));
+  std::vector<at::Tensor> ins{src};
+  c10d::AllgatherOptions opts;
+  opts.timeout = impl_->timeout();
+  impl_->wait(impl_->pg->allgather(outs, ins, opts), "all_gather");
+  at::Tensor flat = out.view({-1});
+  for (int64_t r = 0; r < w; ++r) flat.narrow(0, r * n, n).copy_(outs[0][size_t(r)]);
+}
+
+void Dist::reduce_scatter_sum(at::Tensor& in, at::Tensor& out) {
+  const int64_t n = out.numel(), w = world_size();
+  TORCH_CHECK(in.numel() == w * n, "dist: reduce_scatter_sum: in has ", in.numel(), " elements, expected ", w,
+              " x ", n);
+  if (w == 1) {
+    out.view({-1}).copy_(in.view({-1}));
+    return;
+  }
+  impl_->check_usable();
+#ifdef POPO_HAVE_NCCL
+  if (impl_->backend == "nccl") {
+    at::Tensor src = in.reshape({-1}).to(impl_->comm_device).contiguous();
+    std::vector<std::vector<at::Tensor>> chunks(1);
+    for (int64_t r = 0; r < w; ++r) chunks[0].push_back(src.narrow(0, r * n, n));
+    at::Tensor dst = torch::empty({n}, src.options());
+    std::vector<at::Tensor> outs{dst};
+    c10d::ReduceScatterOptions opts;
+    opts.reduceOp = c10d::ReduceOp::SUM;
+    opts.timeout = impl_->timeout();
+    impl_->wait(impl_->pg->reduce_scatter(outs, chunks, opts), "reduce_scatter");
+    out.view({-1}).copy_(dst);
+    return;
+  }
+#endif
+  std::vector<at::Tensor> v{in.view({-1})};
+  impl_->bucketed(v, "reduce_scatter (all-reduce)", 0, 1e9, 1.0);
+  out.view({-1}).copy_(in.view({-1}).narrow(0, int64_t(rank()) * n, n));
+}
+
 void Dist::all_reduce_gradients(const std::vector<at::Tensor>& params, bool average,
                                 double bucket_mb) {
   if (world_size() == 1) return;

@@ -66,6 +66,14 @@ class Dist {
   void broadcast(std::vector<at::Tensor>& tensors, int root = 0);
   // Returns once every rank has called barrier().
   void barrier();
+  // Gathers every rank's in (flat, the same numel n and dtype on every rank) into out (flat,
+  // world_size * n): rank r's values at [r n, (r + 1) n). Both on the group's device.
+  void all_gather(const at::Tensor& in, at::Tensor& out);
+  // Sums in (flat, world_size * n) over the ranks and writes this rank's part of the sum,
+  // [rank n, (rank + 1) n), into out (flat, n). NCCL: reduce_scatter. Gloo (libtorch 1.13's has
+  // no reduce_scatter): an all-reduce of in, then the slice, so CPU runs take the same path.
+  // in is left unspecified.
+  void reduce_scatter_sum(at::Tensor& in, at::Tensor& out);
   // Sums (average=false) or averages the .grad of params across ranks in flat buckets of at most
   // bucket_mb MiB, in place. A parameter without a grad gets zeros first, so every rank takes
   // part in every collective and all ranks end with identical .grad for every parameter.

@@ -18,6 +18,7 @@
 #include "model/load.h"
 #include "model/lora.h"
 #include "model/safetensors.h"
+#include "train/zero.h"
 
 namespace popo {
 
@@ -246,6 +247,10 @@ std::string save_checkpoint(const std::string& checkpoints_dir, const Checkpoint
     if (parts.optimizer) save_torch(*parts.optimizer, tmp_dir / "optimizer.pt");
     if (!parts.masters.empty()) save_torch(parts.masters, tmp_dir / "masters.pt");
     if (!parts.siamese_masters.empty()) save_torch(parts.siamese_masters, tmp_dir / "siamese_masters.pt");
+    if (!parts.zero_state.empty()) {
+      std::vector<std::pair<std::string, at::Tensor>> z(parts.zero_state.begin(), parts.zero_state.end());
+      write_safetensors((tmp_dir / "zero_state.safetensors").string(), z);
+    }
     // state.json last, with the size and digest of every other file: its presence marks a
     // complete folder, and its manifest tells a truncated or corrupt file on resume.
     nlohmann::json j = state.to_json();
@@ -340,6 +345,17 @@ TrainerState load_checkpoint(const std::string& dir, const CheckpointParts& part
     const fs::path p = root / "optimizer.pt";
     POPO_CHECK(fs::exists(p), p.string(), ": missing optimizer state");
     load_torch(*parts.optimizer, p);
+  }
+  const fs::path zero_file = root / "zero_state.safetensors";
+  if (parts.zero) {
+    POPO_CHECK(fs::exists(zero_file), zero_file.string(), ": missing; the checkpoint was written with "
+               "dist.zero_stage = 0 and this run shards the optimizer state (dist.zero_stage >= 1): resume it with "
+               "the stage it was trained with");
+    parts.zero->load_state(read_safetensors(zero_file.string()), zero_file.string());
+  } else {
+    POPO_CHECK(!fs::exists(zero_file), zero_file.string(), ": the checkpoint was written with dist.zero_stage >= 1 "
+               "and this run has dist.zero_stage = 0: resume it with a sharded stage (dist.zero_stage=1 or 2, any "
+               "world size)");
   }
   load_masters(root / "masters.pt", parts.masters, parts.mastered);
   load_masters(root / "siamese_masters.pt", parts.siamese_masters, parts.siamese_mastered);

@@ -8,6 +8,8 @@
 //   optimizer.pt     the AdamW state (torch::save)
 //   masters.pt       fp32 master weights of a bf16/fp16 run (torch::save of the tensor list)
 //   siamese_masters.pt  fp32 masters of a bf16/fp16 siamese network (the same form)
+//   zero_state.safetensors  dist.zero_stage >= 1: the sharded fp32 masters, AdamW moments and
+//                    siamese masters gathered whole (train/zero.h), so any world size resumes it
 //   state.json       step, data cursor, counters, momentum state, metric rows written
 // A checkpoint is written into a hidden temporary folder and renamed into place, so a crash
 // mid-write leaves the previous checkpoint intact; only the last K are kept. state.json also
@@ -17,6 +19,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -31,6 +34,8 @@ class Optimizer;
 }
 
 namespace popo {
+
+class ZeroOptimizer;
 
 // The scalar state of a trainer at a step boundary (state.json).
 struct TrainerState {
@@ -68,6 +73,11 @@ struct CheckpointParts {
   // siamese_mastered_parameters(); siamese_masters.pt).
   std::vector<at::Tensor> siamese_masters;
   std::vector<at::Tensor> siamese_mastered;
+  // dist.zero_stage >= 1: the sharded optimizer state, whole (ZeroOptimizer::gather_state();
+  // zero_state.safetensors, the same for any world size), and the optimizer that takes its
+  // slices back on load.
+  std::map<std::string, at::Tensor> zero_state;
+  ZeroOptimizer* zero = nullptr;
 };
 
 // Writes checkpoint `state.step` under checkpoints_dir atomically (temporary folder + rename),

@@ -14,6 +14,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "model/lora.h"
+#include "train/zero.h"
 #include "rl/advantages.h"
 #include "rl/token_logprobs.h"
 
@@ -108,8 +109,11 @@ Learner::Learner(CausalLM policy, Predictor predictor, const AlgoConfig& algo,
 
   // fp32 masters of bf16/fp16 parameters: an update of lr ~1e-6 times a unit Adam direction is
   // below half an ulp of most bf16 weights and would round away.
+  POPO_CHECK(cfg_.zero_stage >= 0 && cfg_.zero_stage <= 2, "config: dist.zero_stage must be 0, 1 or 2, got ",
+             cfg_.zero_stage);
+  const bool sharded = cfg_.zero_stage >= 1;  // the masters live in shard_optimizer()'s slices
   for (const torch::Tensor& p : trainable_parameters()) {
-    if (p.scalar_type() == torch::kBFloat16 || p.scalar_type() == torch::kHalf) {
+    if (!sharded && (p.scalar_type() == torch::kBFloat16 || p.scalar_type() == torch::kHalf)) {
       opt_params_.push_back(p.detach().to(torch::kFloat).set_requires_grad(true));
       has_masters_ = true;
     } else {
@@ -121,7 +125,7 @@ Learner::Learner(CausalLM policy, Predictor predictor, const AlgoConfig& algo,
   // half an ulp of a bf16 weight and would round away (fixture case C).
   // popo.momentum = 1 with the fixed law freezes xi: no update, no masters needed.
   const bool frozen_siamese = algo_.popo.momentum_law == MomentumLaw::kFixed && algo_.popo.momentum >= 1.0;
-  if (!siamese_.is_empty() && !frozen_siamese) {
+  if (!siamese_.is_empty() && !frozen_siamese && !sharded) {
     for (const torch::Tensor& p : own_tensors(siamese_)) {
       if (p.scalar_type() != torch::kBFloat16 && p.scalar_type() != torch::kHalf) continue;
       siamese_masters_.clear();
@@ -158,6 +162,20 @@ std::vector<torch::Tensor> Learner::trainable_parameters() const {
   if (!predictor_.is_empty())
     for (const torch::Tensor& p : predictor_->parameters()) params.push_back(p);
   return params;
+}
+
+void Learner::shard_optimizer(std::shared_ptr<Dist> dist, double bucket_mb) {
+  POPO_CHECK(cfg_.zero_stage >= 1, "Learner::shard_optimizer: dist.zero_stage is 0");
+  POPO_CHECK(zero_ == nullptr && steps_ == 0, "Learner::shard_optimizer: call it once, before the first step");
+  const std::vector<torch::Tensor> params = trainable_parameters();
+  const size_t n_policy = own_tensors(policy_).size();
+  std::vector<bool> decay;
+  for (size_t i = 0; i < params.size(); ++i) decay.push_back(params[i].dim() >= 2 || i >= n_policy);
+  const bool frozen_siamese = algo_.popo.momentum_law == MomentumLaw::kFixed && algo_.popo.momentum >= 1.0;
+  std::vector<torch::Tensor> siamese;
+  if (!siamese_.is_empty() && !frozen_siamese && algo_.traits().popo_terms) siamese = own_tensors(siamese_);
+  zero_ = std::make_shared<ZeroOptimizer>(params, decay, n_policy, siamese, optim_, cfg_.zero_stage,
+                                          std::move(dist), bucket_mb);
 }
 
 std::vector<torch::Tensor> Learner::master_weights() const {
@@ -299,6 +317,10 @@ std::map<std::string, double> Learner::accumulate_gradients(const RolloutBatch& 
   std::map<std::string, double> metrics;
   double kl_sum = 0, kl_tokens = 0;
   const torch::Tensor w_head = lm_head_weight(policy_);
+  // Stage 2 reduce-scatters after every backward: every rank runs as many rounds as the rank
+  // with the most micro-batches (its extra rounds carry zero gradients).
+  const int64_t micro_batches = (rows_all.size(0) + cfg_.update.micro_batch_size - 1) / cfg_.update.micro_batch_size;
+  const int64_t rounds = zero_ && zero_->stage() == 2 ? zero_->max_over_ranks(micro_batches) : micro_batches;
   for (int64_t s = 0; s < rows_all.size(0); s += cfg_.update.micro_batch_size) {
     torch::Tensor idx = rows_all.narrow(0, s, std::min(cfg_.update.micro_batch_size, rows_all.size(0) - s));
     Rows rows = gather_rows(batch, idx, dev);
@@ -362,10 +384,14 @@ std::map<std::string, double> Learner::accumulate_gradients(const RolloutBatch& 
 
     LossResult loss = compute_loss(algo_, in, norm);
     if (loss.loss.requires_grad()) loss.loss.backward();
+    if (zero_) zero_->accumulate();  // into the fp32 gradient (accumulator or slice)
     for (const auto& kv : loss.metrics) metrics[kv.first] += kv.second;
     if (!popo_path && norm.num_tokens > 0) {  // the PG losses do not read the entropy: log it here
       metrics["entropy"] += (st.entropy.detach() * rows.mask).sum().item<double>() / norm.num_tokens;
     }
+  }
+  if (zero_) {
+    for (int64_t r = micro_batches; r < rounds; ++r) zero_->accumulate();
   }
   if (kl_step) {
     std::vector<double> kl{kl_sum, kl_tokens};
@@ -378,6 +404,7 @@ std::map<std::string, double> Learner::accumulate_gradients(const RolloutBatch& 
 
 LearnerStep Learner::step(const RolloutBatch& batch, const torch::Tensor& rewards,
                           const torch::Tensor& coef) {
+  if (zero_) return sharded_step(batch, rewards, coef);
   LearnerStep out;
   out.metrics = accumulate_gradients(batch, rewards, coef);
   if (reduce_metrics) reduce_metrics(out.metrics);
@@ -450,14 +477,60 @@ LearnerStep Learner::step(const RolloutBatch& batch, const torch::Tensor& reward
     }
     out.metrics["popo/tau"] = tau;
   }
+  warn_low_entropy(out.metrics);
+  ++steps_;
+  return out;
+}
+
+void Learner::warn_low_entropy(std::map<std::string, double>& metrics) const {
   // Warned once per process: a low-entropy task would otherwise print it at every step and
   // bury the progress line (the metric itself is logged every step).
   static bool entropy_warned = false;
-  if (out.metrics.count("entropy") && out.metrics["entropy"] < 0.5 && !entropy_warned) {
+  if (metrics.count("entropy") && metrics["entropy"] < 0.5 && !entropy_warned) {
     entropy_warned = true;
-    LOG_WARN("step ", steps_, ": mean entropy ", out.metrics["entropy"],
+    LOG_WARN("step ", steps_, ": mean entropy ", metrics["entropy"],
              " < 0.5 (possible entropy collapse; logged once, see `entropy` in metrics.jsonl)");
   }
+}
+
+LearnerStep Learner::sharded_step(const RolloutBatch& batch, const torch::Tensor& rewards,
+                                  const torch::Tensor& coef) {
+  // The step of dist.zero_stage >= 1 (train/zero.h): the same loss, gradient, clipping, AdamW
+  // and EMA as step(), on this rank's slices of the fp32 state.
+  LearnerStep out;
+  out.metrics = accumulate_gradients(batch, rewards, coef);
+  if (reduce_metrics) reduce_metrics(out.metrics);
+  zero_->finish_gradients();
+  const auto [grad_norm, pred_norm] = zero_->grad_norms();
+  const double max_norm =
+      optim_.grad_clip > 0 ? optim_.grad_clip : std::numeric_limits<double>::infinity();
+  // clip_grad_norm_'s rule: scale by max_norm / (norm + 1e-6) when that is below 1.
+  const double clip = max_norm / (grad_norm + 1e-6);
+  if (clip < 1.0 && std::isfinite(grad_norm)) zero_->scale_policy_grad(clip);
+  if (!predictor_.is_empty()) out.metrics["popo/predictor_grad_norm"] = pred_norm;
+  const double lr = lr_at(steps_);
+  GroupStats gs = group_stats(rewards.detach().to(torch::kCPU), batch.group_size);
+  out.metrics["grad_norm"] = grad_norm;
+  out.metrics["lr"] = lr;
+  out.metrics["popo/positive_ratio"] = gs.positive_ratio;
+  out.metrics["frac_zero_std_groups"] = gs.frac_zero_std;
+  const double loss = out.metrics.count("loss") ? out.metrics["loss"] : 0.0;
+  if (!std::isfinite(loss) || !std::isfinite(grad_norm) || !std::isfinite(pred_norm)) {
+    LOG_WARN("step ", steps_, ": non-finite loss ", loss, " or grad norm ", grad_norm,
+             "; update skipped");
+    zero_->zero_grad();
+    out.skipped = true;
+    return out;
+  }
+  zero_->step(lr);
+  if (algo_.traits().popo_terms && !siamese_.is_empty()) {
+    if (steps_ > 0 && out.metrics.count("popo/kl_to_siamese"))
+      momentum_.observe_kl(out.metrics["popo/kl_to_siamese"]);
+    const double tau = momentum_.tau(steps_);
+    zero_->siamese_ema(tau);
+    out.metrics["popo/tau"] = tau;
+  }
+  warn_low_entropy(out.metrics);
   ++steps_;
   return out;
 }

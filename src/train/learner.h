@@ -43,12 +43,17 @@ struct LearnerConfig {
   int64_t response_budget = 0;  // sampling.max_new_tokens: the constant divisor of
                                 // seq-mean-token-sum-norm when grpo.loss_agg_max_len = 0
   uint64_t seed = 0;            // seed of POPO's target noise eps (derived from trainer.seed)
+  int zero_stage = 0;           // dist.zero_stage: 0 replicates the optimizer state; 1, 2 shard it
+                                // (train/zero.h) once shard_optimizer() is called
 };
 
 struct LearnerStep {
   bool skipped = false;                     // true: non-finite loss or grad norm, no update made
   std::map<std::string, double> metrics;  // loss terms, entropy, grad_norm, lr, clip fracs, KLs
 };
+
+class ZeroOptimizer;
+class Dist;
 
 class Learner {
  public:
@@ -103,6 +108,13 @@ class Learner {
   const std::vector<at::Tensor>& siamese_master_weights() const { return siamese_masters_; }
   std::vector<at::Tensor> siamese_mastered_parameters() const;
   torch::optim::AdamW& optimizer() { return *optimizer_; }
+  // dist.zero_stage >= 1: shards the fp32 masters, the AdamW moments (and at stage 2 the
+  // gradients) and the siamese's fp32 masters over dist's ranks (null: one process); the
+  // learner then neither keeps whole masters nor steps the torch optimizer. Call once, before
+  // the first step, on every rank.
+  void shard_optimizer(std::shared_ptr<Dist> dist, double bucket_mb = 25.0);
+  // The sharded optimizer (null at stage 0).
+  ZeroOptimizer* zero() const { return zero_.get(); }
   MomentumSchedule& momentum() { return momentum_; }
 
   // Data-parallel hooks (unset = single process): sum the normalisers over ranks before the
@@ -126,6 +138,10 @@ class Learner {
   }
 
  private:
+  // step() of dist.zero_stage >= 1 (the sharded optimizer).
+  LearnerStep sharded_step(const RolloutBatch& batch, const at::Tensor& rewards, const at::Tensor& coef);
+  // Warns once per process when the step's mean entropy is below 0.5.
+  void warn_low_entropy(std::map<std::string, double>& metrics) const;
   // Returns the LM head weight (V, C) (the embedding matrix when tied).
   at::Tensor lm_head_weight(CausalLM& model) const;
   // Returns the indices of the rows the policy forwards (algo.forward_rows()).
@@ -145,6 +161,7 @@ class Learner {
   std::vector<at::Tensor> siamese_masters_;  // fp32 masters of a bf16/fp16 siamese (else empty)
   int64_t steps_ = 0;
   int64_t row_offset_ = 0, global_rows_ = 0;  // 0 global rows: this batch is the whole step
+  std::shared_ptr<ZeroOptimizer> zero_;  // dist.zero_stage >= 1
 };
 
 }  // namespace popo

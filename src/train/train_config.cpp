@@ -71,6 +71,8 @@ void validate_run_config(const RunConfig& cfg) {
              "other and needs trainer.group_size >= 2");
   validate(cfg.algo, t.group_size);
   validate(cfg.lora);
+  POPO_CHECK(cfg.dist.zero_stage >= 0 && cfg.dist.zero_stage <= 2, "config: dist.zero_stage must be 0, 1 or 2, got ",
+             cfg.dist.zero_stage);
 
   // Model.
   if (cfg.model.path.empty()) {

@@ -194,6 +194,18 @@ struct RunSection {
   }
 };
 
+// Section `dist`: how data-parallel ranks share the optimizer state (train/zero.h).
+struct DistSection {
+  int64_t zero_stage = 0;  // 0 replicate | 1 shard fp32 masters + AdamW moments | 2 also the gradients
+
+  template <class V>
+  void visit_fields(V& v) {
+    v("zero_stage", zero_stage,
+      "optimizer-state sharding over the ranks: 0 = replicated, 1 = fp32 masters and AdamW moments "
+      "sharded, 2 = also the gradients (reduce-scattered)");
+  }
+};
+
 // Section `log`: where the metrics rows go besides run_dir/metrics.jsonl.
 struct LogSection {
   bool tensorboard = true;  // also run_dir/tb/events.out.tfevents.* (core/tensorboard.h)
@@ -228,6 +240,7 @@ struct RunConfig {
   RewardConfig reward;
   RunSection run;
   LogSection log;
+  DistSection dist;
 
   template <class V>
   void visit_fields(V& v) {
@@ -243,6 +256,7 @@ struct RunConfig {
     v("reward", reward, "rollout rewards: the weighted reward functions (docs/VERIFIER.md)");
     v("run", run, "run folder");
     v("log", log, "metrics logging besides metrics.jsonl");
+    v("dist", dist, "data-parallel optimizer-state sharding (ZeRO stages)");
   }
 };
 

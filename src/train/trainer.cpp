@@ -27,6 +27,7 @@
 #include "train/checkpoint.h"
 #include "train/data_parallel.h"
 #include "train/learner.h"
+#include "train/zero.h"
 #include "rl/momentum.h"
 #include "rl/predictor.h"
 #include "rl/rollout_filter.h"
@@ -104,6 +105,9 @@ class Trainer {
   // The phases of one step (run()): sample and reward in rounds, update, log.
   StepRollouts sample_and_reward(int64_t step);
   LearnerStep update(int64_t step, StepRollouts& ro, double* seconds);
+  // Adds memory/<kind>_bytes (this rank's state, measured from its tensors) and
+  // memory/max_rank/<kind>_bytes to a metrics row; a collective under data parallelism.
+  void add_memory_metrics(nlohmann::json* row);
   void log_step(int64_t step, StepRollouts& ro, const LearnerStep& up, double t_update,
                 nlohmann::json* row);
   void evaluate_heldout(int64_t step, bool final_eval, nlohmann::json* row);
@@ -246,12 +250,15 @@ void Trainer::setup() {
   lc.temperature = cfg_.sampling.temperature > 0 ? cfg_.sampling.temperature : 1.0;
   lc.response_budget = cfg_.sampling.max_new_tokens;
   lc.seed = derive_seed(static_cast<uint64_t>(cfg_.trainer.seed), "siamese_noise", 0);
+  lc.zero_stage = static_cast<int>(cfg_.dist.zero_stage);
+  note_config_read("dist.zero_stage");
   note_config_section_read("trainer", cfg_.trainer.optim);
   note_config_section_read("trainer", cfg_.trainer.update);
   note_config_read({"trainer.seed", "sampling.temperature", "sampling.max_new_tokens"});
   learner_ = std::make_unique<Learner>(policy_, predictor_, algo, cfg_.trainer.optim, lc, siamese_,
                                        reference_);
   if (dist_) attach_data_parallel(*learner_, dist_);
+  if (lc.zero_stage >= 1) learner_->shard_optimizer(dist_);  // one process too (a 1-rank shard)
   state_.momentum_tau = learner_->momentum().state();
 
   // Rollout sampling: the sampling section, the model's stop ids (sampling/stop_tokens.h) and the
@@ -342,6 +349,7 @@ CheckpointParts Trainer::parts() {
   p.mastered = learner_->mastered_parameters();
   p.siamese_masters = learner_->siamese_master_weights();
   p.siamese_mastered = learner_->siamese_mastered_parameters();
+  p.zero = learner_->zero();
   p.tokenizer_json = path_join(model_dir_, "tokenizer.json");
   p.base_model_dir = fs::absolute(model_dir_).lexically_normal().string();
   return p;
@@ -415,13 +423,17 @@ void Trainer::evaluate_heldout(int64_t step, bool final_eval, nlohmann::json* ro
 
 void Trainer::save(bool final_save) {
   if (dist_) check_replicas_identical(*dist_, learner_->trainable_parameters(), "policy", state_.step);
+  // The sharded optimizer state is gathered whole by every rank (a collective); rank 0 writes it.
+  std::map<std::string, at::Tensor> zero_state;
+  if (learner_->zero()) zero_state = learner_->zero()->gather_state();
   if (!main_) return;
   state_.epoch = cursor_->epoch();
   state_.cursor = cursor_->index();
   state_.momentum_tau = learner_->momentum().state();
   state_.extra["learner_steps"] = learner_->steps_done();
-  const std::string dir = save_checkpoint(path_join(run_dir_, "checkpoints"), parts(), state_,
-                                          cfg_.trainer.keep_checkpoints);
+  CheckpointParts p = parts();
+  p.zero_state = std::move(zero_state);
+  const std::string dir = save_checkpoint(path_join(run_dir_, "checkpoints"), p, state_, cfg_.trainer.keep_checkpoints);
   note_config_read("trainer.keep_checkpoints");
   if (opts_.log_info && final_save) LOG_INFO("checkpoint ", dir);
 }
@@ -674,6 +686,7 @@ void Trainer::log_step(int64_t step, StepRollouts& ro, const LearnerStep& up, do
   row["response/length_mean"] = len_sum / n_roll;
   row["response/length_max"] = len_max;
   row["response/clipped_ratio"] = static_cast<double>(clipped) / n_roll;
+  add_memory_metrics(&row);
   row["time/rollout"] = ro.t_rollout;
   row["time/reward"] = ro.t_reward;
   row["time/update"] = t_update;
@@ -682,6 +695,41 @@ void Trainer::log_step(int64_t step, StepRollouts& ro, const LearnerStep& up, do
   if (result_.reward_curve.empty()) result_.first_reward = gs.reward_mean;  // this invocation's first
   result_.last_reward = gs.reward_mean;
   result_.reward_curve.emplace_back(step, gs.reward_mean);
+}
+
+void Trainer::add_memory_metrics(nlohmann::json* row) {
+  // memory/<kind>_bytes: the bytes of each kind of state this rank holds, measured from its
+  // tensors (rank 0's in the row), and memory/max_rank/<kind>_bytes, the largest over the ranks.
+  auto bytes = [](const std::vector<at::Tensor>& ts) {
+    double n = 0;
+    for (const at::Tensor& t : ts)
+      if (t.defined()) n += double(t.numel()) * double(t.element_size());
+    return n;
+  };
+  std::vector<at::Tensor> params = policy_->parameters(), grads;
+  if (policy_->lora) for (const at::Tensor& t : policy_->lora->tensors()) params.push_back(t);
+  if (predictor_) for (const at::Tensor& t : predictor_->parameters()) params.push_back(t);
+  for (const at::Tensor& p : learner_->trainable_parameters()) grads.push_back(p.grad());
+  double optimizer = 0, master = bytes(learner_->master_weights()), grad = bytes(grads);
+  double siamese = siamese_ ? bytes(own_tensors(siamese_)) + bytes(learner_->siamese_master_weights()) : 0;
+  if (ZeroOptimizer* z = learner_->zero()) {
+    optimizer = double(z->optimizer_state_bytes());
+    master += double(z->master_bytes());
+    grad += double(z->grad_bytes());
+    siamese += double(z->siamese_master_bytes());
+  } else {
+    for (const auto& item : learner_->optimizer().state()) {
+      const auto& st = static_cast<const torch::optim::AdamWParamState&>(*item.second);
+      optimizer += bytes({st.exp_avg(), st.exp_avg_sq()});
+    }
+  }
+  const std::vector<std::pair<const char*, double>> kinds = {{"param", bytes(params)}, {"grad", grad},
+      {"optimizer_state", optimizer}, {"master", master}, {"siamese", siamese}};
+  for (const auto& [kind, value] : kinds) {
+    (*row)[std::string("memory/") + kind + "_bytes"] = value;
+    const std::vector<double> all = dist_ ? all_gather_scalar(*dist_, value) : std::vector<double>{value};
+    (*row)[std::string("memory/max_rank/") + kind + "_bytes"] = *std::max_element(all.begin(), all.end());
+  }
 }
 
 TrainResult Trainer::run() {

@@ -1,0 +1,276 @@
+// ZeroOptimizer (see zero.h).
+#include "train/zero.h"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/error.h"
+#include "dist/dist.h"
+
+namespace popo {
+
+namespace {
+
+int64_t bytes_of(const at::Tensor& t) { return t.defined() ? t.numel() * int64_t(t.element_size()) : 0; }
+
+}  // namespace
+
+ZeroOptimizer::ZeroOptimizer(std::vector<at::Tensor> params, std::vector<bool> decay, size_t n_policy,
+                             std::vector<at::Tensor> siamese, const OptimConfig& optim, int stage,
+                             std::shared_ptr<Dist> dist, double bucket_mb)
+    : params_(std::move(params)), siamese_(std::move(siamese)), stage_(stage), optim_(optim),
+      dist_(std::move(dist)), bucket_mb_(bucket_mb) {
+  POPO_CHECK(stage_ == 1 || stage_ == 2, "dist.zero_stage must be 0, 1 or 2, got ", stage_);
+  POPO_CHECK(!params_.empty() && decay.size() == params_.size() && n_policy <= params_.size(),
+             "ZeroOptimizer: ", params_.size(), " tensors, ", decay.size(), " decay flags, n_policy ", n_policy);
+  POPO_CHECK(siamese_.empty() || siamese_.size() == n_policy, "ZeroOptimizer: ", siamese_.size(),
+             " siamese tensors for ", n_policy, " policy tensors");
+  world_ = dist_ ? dist_->world_size() : 1;
+  rank_ = dist_ ? dist_->rank() : 0;
+  for (size_t i = 0; i < params_.size(); ++i) {
+    offsets_.push_back(total_);
+    if (i == n_policy) policy_total_ = total_;
+    if (i < siamese_.size()) {
+      POPO_CHECK(siamese_[i].sizes() == params_[i].sizes(), "ZeroOptimizer: siamese tensor ", i, " has shape ",
+                 siamese_[i].sizes(), ", the policy's ", params_[i].sizes());
+    }
+    total_ += params_[i].numel();
+  }
+  if (n_policy == params_.size()) policy_total_ = total_;
+  slice_ = (total_ + world_ - 1) / world_;
+  begin_ = int64_t(rank_) * slice_;
+  const auto f32 = torch::TensorOptions().dtype(torch::kFloat).device(params_[0].device());
+  torch::NoGradGuard no_grad;
+  master_ = gather_from(begin_, slice_, params_, /*grads=*/false, total_);
+  exp_avg_ = torch::zeros({slice_}, f32);
+  exp_avg_sq_ = torch::zeros({slice_}, f32);
+  grad_ = torch::zeros({slice_}, f32);
+  // 1 where weight decay applies, 0 elsewhere (and on the padding).
+  decay_mask_ = torch::zeros({slice_}, f32);
+  for (size_t i = 0; i < params_.size(); ++i) {
+    if (!decay[i]) continue;
+    const int64_t a = std::max(offsets_[i], begin_), b = std::min(offsets_[i] + params_[i].numel(), begin_ + slice_);
+    if (a < b) decay_mask_.narrow(0, a - begin_, b - a).fill_(1.0);
+  }
+  if (!siamese_.empty()) siamese_master_ = gather_from(begin_, slice_, siamese_, false, policy_total_);
+  if (stage_ == 1) accum_ = torch::zeros({total_}, f32);
+}
+
+int64_t ZeroOptimizer::bucket_elems() const {
+  return std::max<int64_t>(1, int64_t(bucket_mb_ * 1024.0 * 1024.0 / 4.0 / double(world_)));
+}
+
+at::Tensor ZeroOptimizer::gather_from(int64_t g0, int64_t n, const std::vector<at::Tensor>& ts, bool grads,
+                                      int64_t limit) const {
+  at::Tensor out = torch::zeros({n}, torch::TensorOptions().dtype(torch::kFloat).device(params_[0].device()));
+  const int64_t end = std::min(g0 + n, limit);
+  if (end <= g0) return out;
+  // The first tensor that ends after g0.
+  size_t i = size_t(std::upper_bound(offsets_.begin(), offsets_.end(), g0) - offsets_.begin());
+  i = i == 0 ? 0 : i - 1;
+  for (; i < ts.size() && offsets_[i] < end; ++i) {
+    const at::Tensor& t = grads ? ts[i].grad() : ts[i];
+    const int64_t a = std::max(offsets_[i], g0), b = std::min(offsets_[i] + ts[i].numel(), end);
+    if (a >= b || !t.defined()) continue;
+    out.narrow(0, a - g0, b - a).copy_(t.detach().reshape({-1}).narrow(0, a - offsets_[i], b - a));
+  }
+  return out;
+}
+
+void ZeroOptimizer::scatter_to(const at::Tensor& src, int64_t g0, const std::vector<at::Tensor>& ts,
+                               int64_t limit) const {
+  const int64_t end = std::min(g0 + src.numel(), limit);
+  if (end <= g0) return;
+  size_t i = size_t(std::upper_bound(offsets_.begin(), offsets_.end(), g0) - offsets_.begin());
+  i = i == 0 ? 0 : i - 1;
+  for (; i < ts.size() && offsets_[i] < end; ++i) {
+    const int64_t a = std::max(offsets_[i], g0), b = std::min(offsets_[i] + ts[i].numel(), end);
+    if (a >= b) continue;
+    at::Tensor flat = ts[i].detach().view({-1});  // parameters are contiguous
+    flat.narrow(0, a - offsets_[i], b - a).copy_(src.narrow(0, a - g0, b - a));
+  }
+}
+
+void ZeroOptimizer::all_gather_into(const at::Tensor& slice, const std::vector<at::Tensor>& ts, int64_t limit) const {
+  torch::NoGradGuard no_grad;
+  const int64_t chunk = bucket_elems();
+  for (int64_t c0 = 0; c0 < slice_; c0 += chunk) {
+    const int64_t len = std::min(chunk, slice_ - c0);
+    at::Tensor part = slice.narrow(0, c0, len);
+    at::Tensor all = torch::empty({int64_t(world_) * len}, part.options());
+    if (dist_) {
+      dist_->all_gather(part, all);
+    } else {
+      all.copy_(part);
+    }
+    for (int r = 0; r < world_; ++r) scatter_to(all.narrow(0, r * len, len), int64_t(r) * slice_ + c0, ts, limit);
+  }
+}
+
+at::Tensor ZeroOptimizer::gather_whole(const at::Tensor& slice) const {
+  at::Tensor all = torch::empty({int64_t(world_) * slice_}, slice.options());
+  if (dist_) {
+    dist_->all_gather(slice, all);
+  } else {
+    all.copy_(slice);
+  }
+  return all.narrow(0, 0, total_).to(torch::kCPU).clone();
+}
+
+int64_t ZeroOptimizer::max_over_ranks(int64_t n) const {
+  if (!dist_ || world_ == 1) return n;
+  std::vector<at::Tensor> v;
+  at::Tensor t = torch::zeros({world_}, torch::TensorOptions().dtype(torch::kDouble).device(dist_->device()));
+  t[rank_] = double(n);
+  v.push_back(t);
+  dist_->all_reduce_sum(v);
+  return int64_t(v[0].max().item<double>());
+}
+
+void ZeroOptimizer::accumulate() {
+  torch::NoGradGuard no_grad;
+  if (stage_ == 1) {
+    for (size_t i = 0; i < params_.size(); ++i) {
+      at::Tensor& g = params_[i].mutable_grad();
+      if (!g.defined()) continue;
+      accum_.narrow(0, offsets_[i], params_[i].numel()).add_(g.reshape({-1}));
+      g.zero_();
+    }
+    return;
+  }
+  // Stage 2: chunk by chunk of the slice space, every rank's part of the chunk from .grad,
+  // reduce-scattered; this rank keeps the sum of its own part.
+  const int64_t chunk = bucket_elems();
+  for (int64_t c0 = 0; c0 < slice_; c0 += chunk) {
+    const int64_t len = std::min(chunk, slice_ - c0);
+    at::Tensor in = torch::empty({int64_t(world_) * len}, grad_.options());
+    for (int r = 0; r < world_; ++r)
+      in.narrow(0, r * len, len).copy_(gather_from(int64_t(r) * slice_ + c0, len, params_, /*grads=*/true, total_));
+    at::Tensor out = torch::empty({len}, grad_.options());
+    if (dist_) {
+      dist_->reduce_scatter_sum(in, out);
+    } else {
+      out.copy_(in);
+    }
+    grad_.narrow(0, c0, len).add_(out);
+  }
+  for (at::Tensor& p : params_)
+    if (p.grad().defined()) p.mutable_grad().zero_();
+}
+
+void ZeroOptimizer::finish_gradients() {
+  if (stage_ != 1) return;
+  torch::NoGradGuard no_grad;
+  if (dist_ && world_ > 1) {
+    const int64_t chunk = std::max<int64_t>(1, int64_t(bucket_mb_ * 1024.0 * 1024.0 / 4.0));
+    for (int64_t c0 = 0; c0 < total_; c0 += chunk) {
+      std::vector<at::Tensor> v{accum_.narrow(0, c0, std::min(chunk, total_ - c0))};
+      dist_->all_reduce_sum(v);
+    }
+  }
+  grad_.zero_();
+  const int64_t n = std::min(slice_, std::max<int64_t>(0, total_ - begin_));
+  if (n > 0) grad_.narrow(0, 0, n).copy_(accum_.narrow(0, begin_, n));
+  accum_.zero_();
+}
+
+std::pair<double, double> ZeroOptimizer::grad_norms() const {
+  torch::NoGradGuard no_grad;
+  const int64_t split = std::clamp<int64_t>(policy_total_ - begin_, 0, slice_);
+  std::vector<double> sq(2, 0.0);
+  if (split > 0) sq[0] = grad_.narrow(0, 0, split).to(torch::kDouble).pow(2).sum().item<double>();
+  if (split < slice_) sq[1] = grad_.narrow(0, split, slice_ - split).to(torch::kDouble).pow(2).sum().item<double>();
+  if (dist_ && world_ > 1) {
+    std::vector<at::Tensor> v{torch::tensor(sq, torch::kDouble).to(dist_->device())};
+    dist_->all_reduce_sum(v);
+    at::Tensor back = v[0].to(torch::kCPU);
+    sq = {back[0].item<double>(), back[1].item<double>()};
+  }
+  return {std::sqrt(sq[0]), std::sqrt(sq[1])};
+}
+
+void ZeroOptimizer::scale_policy_grad(double c) {
+  const int64_t split = std::clamp<int64_t>(policy_total_ - begin_, 0, slice_);
+  if (split > 0) grad_.narrow(0, 0, split).mul_(c);
+}
+
+void ZeroOptimizer::zero_grad() {
+  grad_.zero_();
+  if (accum_.defined()) accum_.zero_();
+  for (at::Tensor& p : params_)
+    if (p.grad().defined()) p.mutable_grad().zero_();
+}
+
+void ZeroOptimizer::step(double lr) {
+  torch::NoGradGuard no_grad;
+  ++adam_steps_;
+  // torch::optim::AdamW's update, elementwise: decoupled decay, moments, bias correction.
+  const double b1 = optim_.adam_beta1, b2 = optim_.adam_beta2;
+  if (optim_.weight_decay != 0) {
+    // decay_mask_ * lr * wd subtracted as p * (1 - lr wd) on the decayed elements only.
+    master_.mul_(1.0 - decay_mask_ * (lr * optim_.weight_decay));
+  }
+  exp_avg_.mul_(b1).add_(grad_, 1.0 - b1);
+  exp_avg_sq_.mul_(b2).addcmul_(grad_, grad_, 1.0 - b2);
+  const double bc1 = 1.0 - std::pow(b1, double(adam_steps_));
+  const double bc2 = 1.0 - std::pow(b2, double(adam_steps_));
+  at::Tensor denom = (exp_avg_sq_.sqrt() / std::sqrt(bc2)).add_(optim_.adam_eps);
+  master_.addcdiv_(exp_avg_, denom, -lr / bc1);
+  grad_.zero_();
+  all_gather_into(master_, params_, total_);
+}
+
+void ZeroOptimizer::siamese_ema(double tau) {
+  if (siamese_.empty() || tau >= 1.0) return;
+  torch::NoGradGuard no_grad;
+  const int64_t split = std::clamp<int64_t>(policy_total_ - begin_, 0, slice_);
+  if (split > 0) {
+    at::Tensor xi = siamese_master_.narrow(0, 0, split);
+    at::Tensor theta = master_.narrow(0, 0, split);
+    if (tau == 0.0) {
+      xi.copy_(theta);
+    } else {
+      xi.mul_(tau).add_(theta, 1.0 - tau);
+    }
+  }
+  all_gather_into(siamese_master_, siamese_, policy_total_);
+}
+
+std::map<std::string, at::Tensor> ZeroOptimizer::gather_state() const {
+  std::map<std::string, at::Tensor> out;
+  out["master"] = gather_whole(master_);
+  out["exp_avg"] = gather_whole(exp_avg_);
+  out["exp_avg_sq"] = gather_whole(exp_avg_sq_);
+  if (!siamese_.empty()) out["siamese_master"] = gather_whole(siamese_master_).narrow(0, 0, policy_total_).clone();
+  out["adam_steps"] = torch::tensor({adam_steps_}, torch::kLong);
+  return out;
+}
+
+void ZeroOptimizer::load_state(const std::map<std::string, at::Tensor>& state, const std::string& origin) {
+  torch::NoGradGuard no_grad;
+  auto take = [&](const char* name, at::Tensor& slice, int64_t n) {
+    auto it = state.find(name);
+    POPO_CHECK(it != state.end(), origin, ": no '", name, "' (the sharded optimizer state of dist.zero_stage >= 1)");
+    POPO_CHECK(it->second.dim() == 1 && it->second.numel() == n, origin, ": '", name, "' has ", it->second.numel(),
+               " elements, expected ", n, " (the trained tensors of this run)");
+    slice.zero_();
+    const int64_t k = std::min(slice_, std::max<int64_t>(0, n - begin_));
+    if (k > 0) slice.narrow(0, 0, k).copy_(it->second.narrow(0, begin_, k));
+  };
+  take("master", master_, total_);
+  take("exp_avg", exp_avg_, total_);
+  take("exp_avg_sq", exp_avg_sq_, total_);
+  if (!siamese_.empty()) take("siamese_master", siamese_master_, policy_total_);
+  auto it = state.find("adam_steps");
+  POPO_CHECK(it != state.end() && it->second.numel() == 1, origin, ": no 'adam_steps'");
+  adam_steps_ = it->second.to(torch::kLong).item<int64_t>();
+}
+
+int64_t ZeroOptimizer::master_bytes() const { return bytes_of(master_); }
+int64_t ZeroOptimizer::optimizer_state_bytes() const { return bytes_of(exp_avg_) + bytes_of(exp_avg_sq_); }
+int64_t ZeroOptimizer::grad_bytes() const { return bytes_of(grad_) + bytes_of(accum_); }
+int64_t ZeroOptimizer::siamese_master_bytes() const { return bytes_of(siamese_master_); }
+
+}  // namespace popo
