@@ -115,6 +115,9 @@ Learner::Learner(CausalLM policy, Predictor predictor, const AlgoConfig& algo,
   for (const torch::Tensor& p : trainable_parameters()) {
     if (!sharded && (p.scalar_type() == torch::kBFloat16 || p.scalar_type() == torch::kHalf)) {
       opt_params_.push_back(p.detach().to(torch::kFloat).set_requires_grad(true));
+      // The fp32 gradient accumulator of this parameter (accumulate_gradients adds every
+      // micro-batch's bf16/fp16 gradient into it): allocated once, with the masters.
+      opt_params_.back().mutable_grad() = torch::zeros_like(opt_params_.back());
       has_masters_ = true;
     } else {
       opt_params_.push_back(p);
@@ -313,6 +316,8 @@ std::map<std::string, double> Learner::accumulate_gradients(const RolloutBatch& 
     if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
     p.mutable_grad().zero_();
   }
+  if (has_masters_)
+    for (torch::Tensor& p : opt_params_) p.mutable_grad().zero_();
 
   std::map<std::string, double> metrics;
   double kl_sum = 0, kl_tokens = 0;
@@ -384,7 +389,11 @@ std::map<std::string, double> Learner::accumulate_gradients(const RolloutBatch& 
 
     LossResult loss = compute_loss(algo_, in, norm);
     if (loss.loss.requires_grad()) loss.loss.backward();
-    if (zero_) zero_->accumulate();  // into the fp32 gradient (accumulator or slice)
+    if (zero_) {
+      zero_->accumulate();  // into the fp32 gradient (accumulator or slice)
+    } else if (has_masters_) {
+      accumulate_into_masters();
+    }
     for (const auto& kv : loss.metrics) metrics[kv.first] += kv.second;
     if (!popo_path && norm.num_tokens > 0) {  // the PG losses do not read the entropy: log it here
       metrics["entropy"] += (st.entropy.detach() * rows.mask).sum().item<double>() / norm.num_tokens;
@@ -409,13 +418,9 @@ LearnerStep Learner::step(const RolloutBatch& batch, const torch::Tensor& reward
   out.metrics = accumulate_gradients(batch, rewards, coef);
   if (reduce_metrics) reduce_metrics(out.metrics);
   std::vector<torch::Tensor> params = trainable_parameters();
-  if (reduce_gradients) reduce_gradients(params);
-  // Mixed precision: the reduced gradients move into the fp32 masters; clip and step there.
-  if (has_masters_) {
-    for (size_t i = 0; i < params.size(); ++i)
-      if (!opt_params_[i].is_same(params[i]))
-        opt_params_[i].mutable_grad() = params[i].grad().detach().to(torch::kFloat);
-  }
+  // The gradients are the optimizer tensors': a bf16/fp16 parameter's were accumulated in its
+  // fp32 master (no bf16 sum, an fp32 wire), an fp32 parameter's in its own .grad.
+  if (reduce_gradients) reduce_gradients(opt_params_);
   // Clip the policy's gradients only; the predictor's stay unclipped (the reference clips the
   // model's parameters), and their norm is logged apart.
   const double max_norm =
@@ -454,7 +459,6 @@ LearnerStep Learner::step(const RolloutBatch& batch, const torch::Tensor& reward
     for (size_t i = 0; i < params.size(); ++i) {
       if (opt_params_[i].is_same(params[i])) continue;
       params[i].copy_(opt_params_[i]);
-      opt_params_[i].mutable_grad() = torch::Tensor();  // fp32 gradients live only in step()
     }
   }
 
@@ -480,6 +484,17 @@ LearnerStep Learner::step(const RolloutBatch& batch, const torch::Tensor& reward
   warn_low_entropy(out.metrics);
   ++steps_;
   return out;
+}
+
+void Learner::accumulate_into_masters() {
+  torch::NoGradGuard no_grad;
+  const std::vector<torch::Tensor> params = trainable_parameters();
+  for (size_t i = 0; i < params.size(); ++i) {
+    if (opt_params_[i].is_same(params[i])) continue;
+    torch::Tensor& g = const_cast<torch::Tensor&>(params[i]).mutable_grad();
+    opt_params_[i].mutable_grad().add_(g);  // fp32 += bf16 (promoted)
+    g.zero_();
+  }
 }
 
 void Learner::warn_low_entropy(std::map<std::string, double>& metrics) const {

@@ -77,8 +77,10 @@ class Learner {
   at::Tensor sequence_logps(const RolloutBatch& batch, const at::Tensor& rows);
 
   // Zeroes the gradients, then runs every micro-batch forward/backward, leaving the summed
-  // gradient of the step loss in .grad of trainable_parameters() (not reduced across ranks,
-  // not clipped). Returns the metrics of the loss (additive shares summed over micro-batches).
+  // gradient of the step loss (not reduced across ranks, not clipped) in .grad of the optimizer
+  // tensors: an fp32 parameter's own, a bf16/fp16 parameter's fp32 master (master_weights(); the
+  // micro-batches are summed in fp32), or the sharded optimizer's slices (dist.zero_stage >= 1).
+  // Returns the metrics of the loss (additive shares summed over micro-batches).
   std::map<std::string, double> accumulate_gradients(const RolloutBatch& batch,
                                                      const at::Tensor& rewards,
                                                      const at::Tensor& coef);
@@ -140,6 +142,9 @@ class Learner {
  private:
   // step() of dist.zero_stage >= 1 (the sharded optimizer).
   LearnerStep sharded_step(const RolloutBatch& batch, const at::Tensor& rewards, const at::Tensor& coef);
+  // Adds each bf16/fp16 parameter's .grad into its fp32 master's .grad and zeroes it (after
+  // every micro-batch's backward: the step's gradient is summed in fp32).
+  void accumulate_into_masters();
   // Warns once per process when the step's mean entropy is below 0.5.
   void warn_low_entropy(std::map<std::string, double>& metrics) const;
   // Returns the LM head weight (V, C) (the embedding matrix when tied).

@@ -86,12 +86,19 @@ TEST(MasterWeights, Bf16PolicyMovesThroughFp32Masters) {
   RolloutBatch batch = tiny_batch();
   torch::Tensor rewards = tiny_rewards();
   const int steps = 3;
-  std::vector<torch::Tensor> grads0;  // the first step's bf16 gradients, for plain AdamW below
+  std::vector<torch::Tensor> grads0;  // the first step's gradients in bf16, for plain AdamW below
   for (int s = 0; s < steps; ++s) {
     LearnerStep st = learner.step(batch, rewards, learner.coefficients(batch, rewards));
     ASSERT_FALSE(st.skipped);
-    if (s == 0)
-      for (const torch::Tensor& p : params) grads0.push_back(p.grad().clone());
+    // The step's gradient is summed in fp32, in the masters' .grad; the bf16 .grad is emptied
+    // after every micro-batch.
+    if (s == 0) {
+      for (size_t i = 0; i < masters.size(); ++i) {
+        EXPECT_EQ(masters[i].grad().scalar_type(), torch::kFloat);
+        EXPECT_EQ(params[i].grad().count_nonzero().item<int64_t>(), 0) << i;
+        grads0.push_back(masters[i].grad().to(torch::kBFloat16));
+      }
+    }
   }
   // Masters moved by about lr per element per step (Adam: ~lr * sign(g) while g keeps its sign).
   EXPECT_GT(changed_share(masters, m0), 0.8);
@@ -113,6 +120,28 @@ TEST(MasterWeights, Bf16PolicyMovesThroughFp32Masters) {
   torch::optim::AdamW adam(plain, torch::optim::AdamWOptions(1e-6).weight_decay(0.01));
   for (int s = 0; s < steps; ++s) adam.step();
   EXPECT_LT(changed_share(plain, w0), 0.05);
+}
+
+TEST(MasterWeights, Bf16MicroBatchGradientsAreSummedInFp32) {
+  // Four micro-batches of one rollout: the step's gradient is the fp32 sum of the positives' bf16 gradients,
+  // so most of its elements are not bf16 numbers (a sum in the bf16 .grad would round each
+  // partial sum to bf16, and every element would be one).
+  CausalLM policy = make_random_model(tiny_learner_config(), /*seed=*/1);
+  policy->to(torch::kBFloat16);
+  LearnerConfig lc;
+  lc.update.micro_batch_size = 1;
+  Learner learner(policy, nullptr, raft(), small_lr(), lc);
+  RolloutBatch batch = tiny_batch();
+  torch::Tensor rewards = torch::ones({4});
+  learner.accumulate_gradients(batch, rewards, learner.coefficients(batch, rewards));
+  double off_grid = 0, total = 0;
+  for (const torch::Tensor& m : learner.master_weights()) {
+    const torch::Tensor g = m.grad();
+    off_grid += (g != g.to(torch::kBFloat16).to(torch::kFloat)).sum().item<double>();
+    total += double((g != 0).sum().item<int64_t>());
+  }
+  ASSERT_GT(total, 0);
+  EXPECT_GT(off_grid / total, 0.5) << "the micro-batch gradients were summed in bf16";
 }
 
 TEST(MasterWeights, Fp32PolicyHasNoMasters) {
