@@ -134,6 +134,34 @@ std::string samples_to_jsonl(const std::vector<EvalSample>& samples) {
   return out;
 }
 
+nlohmann::json eval_sample_to_json(const EvalSample& s) {
+  return {{"problem", s.problem}, {"sample", s.sample},       {"id", s.id},
+          {"prompt", s.prompt},   {"response", s.response},   {"gold", s.gold},
+          {"extracted", s.extracted}, {"rule", s.rule},       {"verdict", s.verdict},
+          {"finish", s.finish},   {"response_tokens", s.response_tokens}, {"correct", s.correct}};
+}
+
+EvalSample eval_sample_from_json(const nlohmann::json& j) {
+  EvalSample s;
+  try {
+    s.problem = j.at("problem").get<int>();
+    s.sample = j.at("sample").get<int>();
+    s.id = j.at("id").get<std::string>();
+    s.prompt = j.at("prompt").get<std::string>();
+    s.response = j.at("response").get<std::string>();
+    s.gold = j.at("gold").get<std::string>();
+    s.extracted = j.at("extracted").get<std::string>();
+    s.rule = j.at("rule").get<std::string>();
+    s.verdict = j.at("verdict").get<std::string>();
+    s.finish = j.at("finish").get<std::string>();
+    s.response_tokens = j.at("response_tokens").get<int64_t>();
+    s.correct = j.at("correct").get<bool>();
+  } catch (const nlohmann::json::exception& e) {
+    POPO_FAIL("eval sample: ", e.what());
+  }
+  return s;
+}
+
 nlohmann::json eval_result_to_json(const EvalResult& r) {
   return {{"name", r.name},
           {"problems", r.problems},

@@ -64,13 +64,25 @@ void judge_parallel(std::vector<EvalSample>& out,
 EvalResult evaluate(CausalLM& model, const Tokenizer& tokenizer,
                     const std::vector<MathProblem>& problems, const EvalOptions& options,
                     const std::string& out_jsonl) {
+  const auto start = std::chrono::steady_clock::now();
+  const EvalOptions o = resolve_eval_options(options);
+  const std::vector<EvalSample> samples = evaluate_samples(model, tokenizer, problems, options);
+  EvalResult r = summarize_samples(o.name, static_cast<int>(problems.size()), o.samples, samples);
+  r.temperature = o.temperature;
+  r.top_p = o.top_p;
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (!out_jsonl.empty()) write_file_atomic(out_jsonl, samples_to_jsonl(samples));
+  return r;
+}
+
+std::vector<EvalSample> evaluate_samples(CausalLM& model, const Tokenizer& tokenizer,
+                                         const std::vector<MathProblem>& problems, const EvalOptions& options) {
   POPO_CHECK(!problems.empty(), "eval '", options.name, "': no problems to evaluate");
   EvalOptions o = resolve_eval_options(options);
   o.last_number = o.last_number || benchmark_uses_last_number(o.name);
   const int K = o.samples;
   const int num_problems = static_cast<int>(problems.size());
   const int64_t context = model->config().max_position_embeddings;
-  const auto start = std::chrono::steady_clock::now();
 
   // Prompts: chat template, then token ids.
   std::vector<std::string> prompt_text(num_problems);
@@ -192,12 +204,7 @@ EvalResult evaluate(CausalLM& model, const Tokenizer& tokenizer,
              "in the model's context (", context, ") in ", clipped, " batch(es)");
   }
 
-  EvalResult r = summarize_samples(o.name, num_problems, K, samples);
-  r.temperature = o.temperature;
-  r.top_p = o.top_p;
-  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  if (!out_jsonl.empty()) write_file_atomic(out_jsonl, samples_to_jsonl(samples));
-  return r;
+  return samples;
 }
 
 }  // namespace popo

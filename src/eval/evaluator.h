@@ -4,7 +4,8 @@
 // the mean response length and the share of responses without an extractable answer. Defaults
 // follow the Qwen2.5-Math evaluation conventions (greedy for K = 1, temperature 0.6 / top-p 0.95
 // otherwise, the qwen-boxed prompt). Used by `popo eval` and by the trainer's held-out evaluation.
-// Not here: loading models or files (tools/cmd_eval.cpp), distributed sharding.
+// Not here: loading models or files (tools/cmd_eval.cpp), the trainer's split of the held-out
+// set over data-parallel ranks (train/trainer.cpp, through evaluate_samples()).
 #pragma once
 
 #include <cstdint>
@@ -114,6 +115,16 @@ nlohmann::json eval_result_to_json(const EvalResult& result);
 EvalResult evaluate(CausalLM& model, const Tokenizer& tokenizer,
                     const std::vector<MathProblem>& problems, const EvalOptions& options,
                     const std::string& out_jsonl);
+
+// Returns the judged samples of evaluate() (problem = index into problems), without the summary
+// or the file: the part of an evaluation a data-parallel rank runs on its shard of problems.
+std::vector<EvalSample> evaluate_samples(CausalLM& model, const Tokenizer& tokenizer,
+                                         const std::vector<MathProblem>& problems, const EvalOptions& options);
+
+// Returns a sample as a JSON object with every field (problem index included), and back; throws
+// popo::Error naming the field when one is missing or of the wrong type.
+nlohmann::json eval_sample_to_json(const EvalSample& sample);
+EvalSample eval_sample_from_json(const nlohmann::json& j);
 
 // Returns a markdown table: one row per result (benchmark, problems, K, avg@K %, pass@K %, mean
 // tokens, no answer %, truncated %), plus a mean row over benchmarks when there are several.

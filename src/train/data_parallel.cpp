@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <map>
 
 #include "core/error.h"
@@ -96,6 +97,23 @@ std::vector<double> all_gather_rows(Dist& dist, const std::vector<double>& value
   std::vector<double> out(static_cast<size_t>(total), 0.0);
   std::copy(values.begin(), values.end(), out.begin() + offset);
   sum_in_place(dist, out);
+  return out;
+}
+
+std::vector<std::string> all_gather_text(Dist& dist, const std::string& text) {
+  const std::vector<double> lens = all_gather_scalar(dist, double(text.size()));
+  const int64_t longest = int64_t(*std::max_element(lens.begin(), lens.end()));
+  at::Tensor mine = torch::zeros({std::max<int64_t>(longest, 1)}, torch::kUInt8);
+  std::memcpy(mine.data_ptr<uint8_t>(), text.data(), text.size());
+  at::Tensor all = torch::empty({int64_t(dist.world_size()) * mine.numel()}, torch::kUInt8);
+  at::Tensor dev_mine = mine.to(dist.device()), dev_all = all.to(dist.device());
+  dist.all_gather(dev_mine, dev_all);
+  all = dev_all.to(torch::kCPU).contiguous();
+  std::vector<std::string> out;
+  for (int r = 0; r < dist.world_size(); ++r) {
+    const uint8_t* p = all.data_ptr<uint8_t>() + int64_t(r) * mine.numel();
+    out.emplace_back(reinterpret_cast<const char*>(p), size_t(lens[size_t(r)]));
+  }
   return out;
 }
 

@@ -48,6 +48,9 @@ void attach_data_parallel(Learner& learner, std::shared_ptr<Dist> dist, double b
 std::vector<double> all_gather_rows(Dist& dist, const std::vector<double>& values, int64_t offset,
                                     int64_t total);
 
+// Returns every rank's text (index = rank): lengths gathered, then the padded bytes.
+std::vector<std::string> all_gather_text(Dist& dist, const std::string& text);
+
 // Returns one value per rank (index = rank) of x.
 std::vector<double> all_gather_scalar(Dist& dist, double x);
 

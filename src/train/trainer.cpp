@@ -108,6 +108,9 @@ class Trainer {
   // Adds memory/<kind>_bytes (this rank's state, measured from its tensors) and
   // memory/max_rank/<kind>_bytes to a metrics row; a collective under data parallelism.
   void add_memory_metrics(nlohmann::json* row);
+  // Returns the evaluation of the policy on the held-out problems; data parallel: split over the
+  // ranks (a collective), summarised on every rank, the per-sample file written by rank 0.
+  EvalResult evaluate_split(const EvalOptions& options, const std::string& out_jsonl);
   void log_step(int64_t step, StepRollouts& ro, const LearnerStep& up, double t_update,
                 nlohmann::json* row);
   void evaluate_heldout(int64_t step, bool final_eval, nlohmann::json* row);
@@ -355,20 +358,43 @@ CheckpointParts Trainer::parts() {
   return p;
 }
 
-void Trainer::evaluate_heldout(int64_t step, bool final_eval, nlohmann::json* row) {
-  // Held-out eval runs on rank 0 alone; the other ranks wait here (within POPO_DIST_TIMEOUT).
-  if (!main_) {
-    dist_->barrier();
-    return;
+EvalResult Trainer::evaluate_split(const EvalOptions& options, const std::string& out_jsonl) {
+  if (!dist_) return evaluate(policy_, tok_, heldout_, options, out_jsonl);
+  // Data parallel: rank r judges the contiguous shard r of the problems; the samples travel to
+  // every rank as JSON and rank 0 summarises them and writes the file.
+  const auto t0 = Clock::now();
+  const int64_t n = static_cast<int64_t>(heldout_.size()), W = dist_->world_size(), r = dist_->rank();
+  const int64_t begin = n * r / W, end = n * (r + 1) / W;
+  EvalOptions o = options;
+  o.seed = derive_seed(options.seed, "eval_rank", static_cast<uint64_t>(r));  // sampled evals
+  nlohmann::json mine = nlohmann::json::array();
+  if (end > begin) {
+    const std::vector<MathProblem> shard(heldout_.begin() + begin, heldout_.begin() + end);
+    for (EvalSample& s : evaluate_samples(policy_, tok_, shard, o)) {
+      s.problem += static_cast<int>(begin);
+      mine.push_back(eval_sample_to_json(s));
+    }
   }
+  std::vector<EvalSample> samples;
+  for (const std::string& text : all_gather_text(*dist_, mine.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)))
+    for (const nlohmann::json& j : nlohmann::json::parse(text)) samples.push_back(eval_sample_from_json(j));
+  const EvalOptions resolved = resolve_eval_options(options);
+  EvalResult res = summarize_samples(resolved.name, static_cast<int>(n), resolved.samples, samples);
+  res.temperature = resolved.temperature;
+  res.top_p = resolved.top_p;
+  res.seconds = seconds_since(t0);
+  if (main_ && !out_jsonl.empty()) write_file_atomic(out_jsonl, samples_to_jsonl(samples));
+  return res;
+}
+
+void Trainer::evaluate_heldout(int64_t step, bool final_eval, nlohmann::json* row) {
   // Greedy accuracy through the eval layer (the same evaluate() as `popo eval`); at the final
   // evaluation with trainer.eval_samples = k > 1 also k samples per problem at the rollout
   // temperature for pass@k and avg@k.
   char name[64];
   std::snprintf(name, sizeof(name), "eval_step-%06lld", static_cast<long long>(step));
   const std::string dir = path_join(run_dir_, "eval");
-  const EvalResult greedy = evaluate(policy_, tok_, heldout_, heldout_options_,
-                                     path_join(dir, std::string(name) + ".jsonl"));
+  const EvalResult greedy = evaluate_split(heldout_options_, path_join(dir, std::string(name) + ".jsonl"));
   std::vector<EvalResult> results = {greedy};
   note_config_read("trainer.eval_samples");
   const int k = final_eval ? static_cast<int>(cfg_.trainer.eval_samples) : 1;
@@ -379,9 +405,9 @@ void Trainer::evaluate_heldout(int64_t step, bool final_eval, nlohmann::json* ro
     so.temperature = cfg_.sampling.temperature > 0 ? cfg_.sampling.temperature : 1.0;
     so.top_p = cfg_.sampling.top_p;
     so.top_k = cfg_.sampling.top_k;
-    results.push_back(evaluate(policy_, tok_, heldout_, so,
-                               path_join(dir, std::string(name) + "-k" + std::to_string(k) + ".jsonl")));
+    results.push_back(evaluate_split(so, path_join(dir, std::string(name) + "-k" + std::to_string(k) + ".jsonl")));
   }
+  if (!main_) return;  // rank 0 writes the summary and keeps the run's records
   write_file_atomic(path_join(dir, std::string(name) + ".md"),
                     "# Held-out evaluation at step " + std::to_string(step) + "\n\n" +
                         format_eval_table(results));
@@ -412,7 +438,6 @@ void Trainer::evaluate_heldout(int64_t step, bool final_eval, nlohmann::json* ro
   result_.pass_k = k;
   result_.heldout_curve.emplace_back(step, greedy.avg_at_k);
   last_eval_step_ = step;
-  if (dist_) dist_->barrier();
   if (opts_.log_info) {
     char pass[64] = "";
     if (k > 1) std::snprintf(pass, sizeof(pass), ", pass@%d %.1f%%", k, 100 * last.pass_at_k);

@@ -175,6 +175,11 @@ TEST_P(DataParallel, TwoRanksMatchOneProcessAfterThreeSteps) {
   for (size_t i = 0; i < 3; ++i) one_rank_without_positive |= min_pos[i] == 0 && reward[i] > 0;
   EXPECT_TRUE(one_rank_without_positive)
       << "no step with a rank without positives; pick another seed for this case";
+  // The held-out evaluation is split over the ranks (each judges its shard, rank 0 summarises):
+  // the same greedy accuracy and every problem in the per-sample file.
+  EXPECT_EQ(metric_column(single, "heldout/accuracy"), metric_column(dual, "heldout/accuracy"));
+  ASSERT_EQ(metric_column(dual, "heldout/accuracy").size(), 2u);
+  EXPECT_EQ(read_file(dual + "/eval/eval_step-000003.jsonl"), read_file(single + "/eval/eval_step-000003.jsonl"));
   // Global metrics equal the single-process ones (sums over ranks of shares of global divisors).
   for (const std::string key : {"loss", "grad_norm", "entropy"}) {
     const auto a = metric_column(single, key), b = metric_column(dual, key);
