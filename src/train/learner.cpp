@@ -486,6 +486,38 @@ LearnerStep Learner::step(const RolloutBatch& batch, const torch::Tensor& reward
   return out;
 }
 
+Learner::StateBytes Learner::state_bytes() const {
+  auto bytes = [](const std::vector<torch::Tensor>& ts) {
+    double n = 0;
+    for (const torch::Tensor& t : ts)
+      if (t.defined()) n += double(t.numel()) * double(t.element_size());
+    return n;
+  };
+  StateBytes b;
+  std::vector<torch::Tensor> params = policy_->parameters(), grads;
+  if (policy_->lora) for (const torch::Tensor& t : policy_->lora->tensors()) params.push_back(t);
+  if (!predictor_.is_empty()) for (const torch::Tensor& t : predictor_->parameters()) params.push_back(t);
+  b.param = bytes(params);
+  for (const torch::Tensor& p : trainable_parameters()) grads.push_back(p.grad());
+  const std::vector<torch::Tensor> masters = master_weights();
+  for (const torch::Tensor& m : masters) grads.push_back(m.grad());
+  b.grad = bytes(grads);
+  b.master = bytes(masters);
+  if (!siamese_.is_empty()) b.siamese = bytes(own_tensors(siamese_)) + bytes(siamese_masters_);
+  if (zero_) {
+    b.optimizer_state = double(zero_->optimizer_state_bytes());
+    b.master += double(zero_->master_bytes());
+    b.grad += double(zero_->grad_bytes());
+    b.siamese += double(zero_->siamese_master_bytes());
+  } else {
+    for (const auto& item : optimizer_->state()) {
+      const auto& st = static_cast<const torch::optim::AdamWParamState&>(*item.second);
+      b.optimizer_state += bytes({st.exp_avg(), st.exp_avg_sq()});
+    }
+  }
+  return b;
+}
+
 void Learner::accumulate_into_masters() {
   torch::NoGradGuard no_grad;
   const std::vector<torch::Tensor> params = trainable_parameters();

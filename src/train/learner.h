@@ -110,6 +110,14 @@ class Learner {
   const std::vector<at::Tensor>& siamese_master_weights() const { return siamese_masters_; }
   std::vector<at::Tensor> siamese_mastered_parameters() const;
   torch::optim::AdamW& optimizer() { return *optimizer_; }
+  // The bytes of each kind of training state this process holds, measured from its tensors:
+  // param (the policy's parameters and adapters, the predictor's), grad (.grad of the trained
+  // tensors, the fp32 accumulators or slices), optimizer_state (AdamW moments), master (fp32
+  // masters or their slice), siamese (the siamese's own tensors and its fp32 masters or slice).
+  struct StateBytes {
+    double param = 0, grad = 0, optimizer_state = 0, master = 0, siamese = 0;
+  };
+  StateBytes state_bytes() const;
   // dist.zero_stage >= 1: shards the fp32 masters, the AdamW moments (and at stage 2 the
   // gradients) and the siamese's fp32 masters over dist's ranks (null: one process); the
   // learner then neither keeps whole masters nor steps the torch optimizer. Call once, before

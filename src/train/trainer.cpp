@@ -725,31 +725,9 @@ void Trainer::log_step(int64_t step, StepRollouts& ro, const LearnerStep& up, do
 void Trainer::add_memory_metrics(nlohmann::json* row) {
   // memory/<kind>_bytes: the bytes of each kind of state this rank holds, measured from its
   // tensors (rank 0's in the row), and memory/max_rank/<kind>_bytes, the largest over the ranks.
-  auto bytes = [](const std::vector<at::Tensor>& ts) {
-    double n = 0;
-    for (const at::Tensor& t : ts)
-      if (t.defined()) n += double(t.numel()) * double(t.element_size());
-    return n;
-  };
-  std::vector<at::Tensor> params = policy_->parameters(), grads;
-  if (policy_->lora) for (const at::Tensor& t : policy_->lora->tensors()) params.push_back(t);
-  if (predictor_) for (const at::Tensor& t : predictor_->parameters()) params.push_back(t);
-  for (const at::Tensor& p : learner_->trainable_parameters()) grads.push_back(p.grad());
-  double optimizer = 0, master = bytes(learner_->master_weights()), grad = bytes(grads);
-  double siamese = siamese_ ? bytes(own_tensors(siamese_)) + bytes(learner_->siamese_master_weights()) : 0;
-  if (ZeroOptimizer* z = learner_->zero()) {
-    optimizer = double(z->optimizer_state_bytes());
-    master += double(z->master_bytes());
-    grad += double(z->grad_bytes());
-    siamese += double(z->siamese_master_bytes());
-  } else {
-    for (const auto& item : learner_->optimizer().state()) {
-      const auto& st = static_cast<const torch::optim::AdamWParamState&>(*item.second);
-      optimizer += bytes({st.exp_avg(), st.exp_avg_sq()});
-    }
-  }
-  const std::vector<std::pair<const char*, double>> kinds = {{"param", bytes(params)}, {"grad", grad},
-      {"optimizer_state", optimizer}, {"master", master}, {"siamese", siamese}};
+  const Learner::StateBytes b = learner_->state_bytes();
+  const std::vector<std::pair<const char*, double>> kinds = {{"param", b.param}, {"grad", b.grad},
+      {"optimizer_state", b.optimizer_state}, {"master", b.master}, {"siamese", b.siamese}};
   for (const auto& [kind, value] : kinds) {
     (*row)[std::string("memory/") + kind + "_bytes"] = value;
     const std::vector<double> all = dist_ ? all_gather_scalar(*dist_, value) : std::vector<double>{value};

@@ -46,7 +46,7 @@ ZeroOptimizer::ZeroOptimizer(std::vector<at::Tensor> params, std::vector<bool> d
   master_ = gather_from(begin_, slice_, params_, /*grads=*/false, total_);
   exp_avg_ = torch::zeros({slice_}, f32);
   exp_avg_sq_ = torch::zeros({slice_}, f32);
-  grad_ = torch::zeros({slice_}, f32);
+  if (stage_ == 2) grad_ = torch::zeros({slice_}, f32);
   // 1 where weight decay applies, 0 elsewhere (and on the padding).
   decay_mask_ = torch::zeros({slice_}, f32);
   for (size_t i = 0; i < params_.size(); ++i) {
@@ -55,7 +55,12 @@ ZeroOptimizer::ZeroOptimizer(std::vector<at::Tensor> params, std::vector<bool> d
     if (a < b) decay_mask_.narrow(0, a - begin_, b - a).fill_(1.0);
   }
   if (!siamese_.empty()) siamese_master_ = gather_from(begin_, slice_, siamese_, false, policy_total_);
-  if (stage_ == 1) accum_ = torch::zeros({total_}, f32);
+  // Stage 1: the whole accumulator, padded to W * S, and this rank's gradient slice is a view
+  // of it (summed in place by finish_gradients, no copy).
+  if (stage_ == 1) {
+    accum_ = torch::zeros({int64_t(world_) * slice_}, f32);
+    grad_ = accum_.narrow(0, begin_, slice_);
+  }
 }
 
 int64_t ZeroOptimizer::bucket_elems() const {
@@ -170,10 +175,7 @@ void ZeroOptimizer::finish_gradients() {
       dist_->all_reduce_sum(v);
     }
   }
-  grad_.zero_();
-  const int64_t n = std::min(slice_, std::max<int64_t>(0, total_ - begin_));
-  if (n > 0) grad_.narrow(0, 0, n).copy_(accum_.narrow(0, begin_, n));
-  accum_.zero_();
+  // grad_ is this rank's part of accum_ (the padding past N stays 0).
 }
 
 std::pair<double, double> ZeroOptimizer::grad_norms() const {
@@ -218,7 +220,7 @@ void ZeroOptimizer::step(double lr) {
   const double bc2 = 1.0 - std::pow(b2, double(adam_steps_));
   at::Tensor denom = (exp_avg_sq_.sqrt() / std::sqrt(bc2)).add_(optim_.adam_eps);
   master_.addcdiv_(exp_avg_, denom, -lr / bc1);
-  grad_.zero_();
+  zero_grad();
   all_gather_into(master_, params_, total_);
 }
 
@@ -270,7 +272,7 @@ void ZeroOptimizer::load_state(const std::map<std::string, at::Tensor>& state, c
 
 int64_t ZeroOptimizer::master_bytes() const { return bytes_of(master_); }
 int64_t ZeroOptimizer::optimizer_state_bytes() const { return bytes_of(exp_avg_) + bytes_of(exp_avg_sq_); }
-int64_t ZeroOptimizer::grad_bytes() const { return bytes_of(grad_) + bytes_of(accum_); }
+int64_t ZeroOptimizer::grad_bytes() const { return accum_.defined() ? bytes_of(accum_) : bytes_of(grad_); }
 int64_t ZeroOptimizer::siamese_master_bytes() const { return bytes_of(siamese_master_); }
 
 }  // namespace popo

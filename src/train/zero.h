@@ -104,7 +104,7 @@ class ZeroOptimizer {
   std::shared_ptr<Dist> dist_;
   double bucket_mb_;
   at::Tensor master_, exp_avg_, exp_avg_sq_, grad_, decay_mask_, siamese_master_;  // (S) fp32
-  at::Tensor accum_;  // (N) fp32, stage 1 only
+  at::Tensor accum_;  // (W S) fp32, stage 1 only: the whole accumulator (grad_ views this rank's part)
   int64_t adam_steps_ = 0;
 };
 
