@@ -47,12 +47,15 @@ ZeroOptimizer::ZeroOptimizer(std::vector<at::Tensor> params, std::vector<bool> d
   exp_avg_ = torch::zeros({slice_}, f32);
   exp_avg_sq_ = torch::zeros({slice_}, f32);
   if (stage_ == 2) grad_ = torch::zeros({slice_}, f32);
-  // 1 where weight decay applies, 0 elsewhere (and on the padding).
-  decay_mask_ = torch::zeros({slice_}, f32);
+  // The slice as runs of elements with and without weight decay (the padding: none).
   for (size_t i = 0; i < params_.size(); ++i) {
-    if (!decay[i]) continue;
     const int64_t a = std::max(offsets_[i], begin_), b = std::min(offsets_[i] + params_[i].numel(), begin_ + slice_);
-    if (a < b) decay_mask_.narrow(0, a - begin_, b - a).fill_(1.0);
+    if (a >= b) continue;
+    if (!runs_.empty() && runs_.back().decay == decay[i] && runs_.back().end == a - begin_) {
+      runs_.back().end = b - begin_;
+    } else {
+      runs_.push_back({a - begin_, b - begin_, decay[i]});
+    }
   }
   if (!siamese_.empty()) siamese_master_ = gather_from(begin_, slice_, siamese_, false, policy_total_);
   // Stage 1: the whole accumulator, padded to W * S, and this rank's gradient slice is a view
@@ -181,9 +184,14 @@ void ZeroOptimizer::finish_gradients() {
 std::pair<double, double> ZeroOptimizer::grad_norms() const {
   torch::NoGradGuard no_grad;
   const int64_t split = std::clamp<int64_t>(policy_total_ - begin_, 0, slice_);
-  std::vector<double> sq(2, 0.0);
-  if (split > 0) sq[0] = grad_.narrow(0, 0, split).to(torch::kDouble).pow(2).sum().item<double>();
-  if (split < slice_) sq[1] = grad_.narrow(0, split, slice_ - split).to(torch::kDouble).pow(2).sum().item<double>();
+  // Sums of squares in float64, in chunks of 1 Mi elements (no float64 copy of the slice).
+  auto sum_sq = [&](int64_t a, int64_t b) {
+    double acc = 0;
+    for (int64_t c = a; c < b; c += int64_t(1) << 20)
+      acc += grad_.narrow(0, c, std::min(int64_t(1) << 20, b - c)).to(torch::kDouble).pow(2).sum().item<double>();
+    return acc;
+  };
+  std::vector<double> sq = {sum_sq(0, split), sum_sq(split, slice_)};
   if (dist_ && world_ > 1) {
     std::vector<at::Tensor> v{torch::tensor(sq, torch::kDouble).to(dist_->device())};
     dist_->all_reduce_sum(v);
@@ -210,16 +218,22 @@ void ZeroOptimizer::step(double lr) {
   ++adam_steps_;
   // torch::optim::AdamW's update, elementwise: decoupled decay, moments, bias correction.
   const double b1 = optim_.adam_beta1, b2 = optim_.adam_beta2;
-  if (optim_.weight_decay != 0) {
-    // decay_mask_ * lr * wd subtracted as p * (1 - lr wd) on the decayed elements only.
-    master_.mul_(1.0 - decay_mask_ * (lr * optim_.weight_decay));
-  }
-  exp_avg_.mul_(b1).add_(grad_, 1.0 - b1);
-  exp_avg_sq_.mul_(b2).addcmul_(grad_, grad_, 1.0 - b2);
   const double bc1 = 1.0 - std::pow(b1, double(adam_steps_));
   const double bc2 = 1.0 - std::pow(b2, double(adam_steps_));
-  at::Tensor denom = (exp_avg_sq_.sqrt() / std::sqrt(bc2)).add_(optim_.adam_eps);
-  master_.addcdiv_(exp_avg_, denom, -lr / bc1);
+  // Run by run (decay or not), in chunks of 1 Mi elements, so the temporaries stay small.
+  const int64_t chunk = int64_t(1) << 20;
+  for (const Run& run : runs_) {
+    for (int64_t c0 = run.begin; c0 < run.end; c0 += chunk) {
+      const int64_t len = std::min(chunk, run.end - c0);
+      at::Tensor p = master_.narrow(0, c0, len), g = grad_.narrow(0, c0, len);
+      at::Tensor m = exp_avg_.narrow(0, c0, len), v = exp_avg_sq_.narrow(0, c0, len);
+      if (run.decay && optim_.weight_decay != 0) p.mul_(1.0 - lr * optim_.weight_decay);  // decoupled decay
+      m.mul_(b1).add_(g, 1.0 - b1);
+      v.mul_(b2).addcmul_(g, g, 1.0 - b2);
+      at::Tensor denom = (v.sqrt() / std::sqrt(bc2)).add_(optim_.adam_eps);
+      p.addcdiv_(m, denom, -lr / bc1);
+    }
+  }
   zero_grad();
   all_gather_into(master_, params_, total_);
 }

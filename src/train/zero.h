@@ -103,7 +103,12 @@ class ZeroOptimizer {
   OptimConfig optim_;
   std::shared_ptr<Dist> dist_;
   double bucket_mb_;
-  at::Tensor master_, exp_avg_, exp_avg_sq_, grad_, decay_mask_, siamese_master_;  // (S) fp32
+  struct Run {
+    int64_t begin, end;  // [begin, end) of the slice
+    bool decay;          // AdamW weight decay applies
+  };
+  std::vector<Run> runs_;  // the slice's elements that belong to a tensor, by decay flag
+  at::Tensor master_, exp_avg_, exp_avg_sq_, grad_, siamese_master_;  // (S) fp32
   at::Tensor accum_;  // (W S) fp32, stage 1 only: the whole accumulator (grad_ views this rank's part)
   int64_t adam_steps_ = 0;
 };

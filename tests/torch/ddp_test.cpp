@@ -305,9 +305,13 @@ TEST(DataParallel, ZeroCheckpointRefusesAnotherStageZeroResumeByName) {
   EXPECT_NE(read_file(dir + "/b.log").find("dist.zero_stage"), std::string::npos) << read_file(dir + "/b.log");
 }
 
-TEST(DataParallel, KilledRankMakesTheOtherExitWithinTheTimeout) {
-  const std::string dir = fresh_dir("kill");
+class KilledRank : public testing::TestWithParam<int64_t> {};
+
+TEST_P(KilledRank, MakesTheOtherExitWithinTheTimeout) {
+  // At stage 0 and with sharded state (stage 2: a reduce-scatter after every micro-batch).
+  const std::string dir = fresh_dir("kill_stage" + std::to_string(GetParam()));
   RunConfig cfg = tiny_config(dir, "popo");
+  cfg.dist.zero_stage = GetParam();
   // Build the cached base model first: with a 5 s timeout rank 1 could not wait for rank 0 to
   // build it.
   cfg.run.name = "warm";
@@ -353,6 +357,11 @@ TEST(DataParallel, KilledRankMakesTheOtherExitWithinTheTimeout) {
   ASSERT_TRUE(WIFEXITED(status)) << read_file(dir + "/rank0.log");
   EXPECT_NE(WEXITSTATUS(status), 0) << read_file(dir + "/rank0.log");
 }
+
+INSTANTIATE_TEST_SUITE_P(Stages, KilledRank, testing::Values(int64_t{0}, int64_t{2}),
+                         [](const testing::TestParamInfo<int64_t>& info) {
+                           return "zero_stage_" + std::to_string(info.param);
+                         });
 
 TEST(DataParallel, PromptCountNotDivisibleByRanksIsRefused) {
   EXPECT_EQ(prompt_shard(8, 2, 1).begin, 4);
