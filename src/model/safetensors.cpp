@@ -1,5 +1,9 @@
 #include "model/safetensors.h"
 
+#include <unistd.h>
+
+#include <fcntl.h>
+
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -88,6 +92,63 @@ at::Tensor SafetensorsFile::read(const std::string& name) const {
   in.read(static_cast<char*>(t.data_ptr()), static_cast<std::streamsize>(e.end - e.begin));
   POPO_CHECK(in.good(), path_, ": short read of tensor '", name, "'");
   return t;
+}
+
+at::Tensor SafetensorsFile::read_range(const std::string& name, int64_t first, int64_t count) const {
+  const SafetensorsEntry& e = entry(name);
+  const auto type = scalar_type_of(e.dtype, path_, name);
+  const int64_t elem = int64_t(c10::elementSize(type));
+  const int64_t numel = int64_t(e.end - e.begin) / elem;
+  POPO_CHECK(first >= 0 && count >= 0 && first + count <= numel, path_, ": elements [", first, ", ",
+             first + count, ") outside tensor '", name, "' of ", numel);
+  at::Tensor t = torch::empty({count}, torch::TensorOptions().dtype(type));
+  if (count == 0) return t;
+  std::ifstream in(path_, std::ios::binary);
+  POPO_CHECK(in.good(), path_, ": cannot open safetensors file");
+  in.seekg(static_cast<std::streamoff>(data_start_ + e.begin + uint64_t(first * elem)));
+  in.read(static_cast<char*>(t.data_ptr()), static_cast<std::streamsize>(count * elem));
+  POPO_CHECK(in.good(), path_, ": short read of tensor '", name, "'");
+  return t;
+}
+
+SafetensorsStreamWriter::SafetensorsStreamWriter(const std::string& path, const std::vector<Spec>& tensors)
+    : path_(path) {
+  json h = json::object();
+  for (const Spec& t : tensors) {
+    int64_t n = 1;
+    for (int64_t d : t.shape) n *= d;
+    const uint64_t bytes = uint64_t(n) * c10::elementSize(t.dtype);
+    h[t.name] = {{"dtype", dtype_name_of(t.dtype)}, {"shape", t.shape}, {"data_offsets", {expected_, expected_ + bytes}}};
+    expected_ += bytes;
+  }
+  std::string header = h.dump();
+  header.append((8 - header.size() % 8) % 8, ' ');
+  std::string head;
+  const uint64_t len = header.size();
+  for (int i = 0; i < 8; ++i) head.push_back(static_cast<char>((len >> (8 * i)) & 0xff));
+  head += header;
+  fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  POPO_CHECK(fd_ >= 0, path_, ": cannot create (", std::strerror(errno), ")");
+  write_all(fd_, head.data(), head.size(), path_);
+}
+
+SafetensorsStreamWriter::~SafetensorsStreamWriter() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void SafetensorsStreamWriter::append(const at::Tensor& piece) {
+  at::Tensor c = piece.detach().to(torch::kCPU).contiguous();
+  const size_t n = size_t(c.numel()) * c.element_size();
+  POPO_CHECK(written_ + n <= expected_, path_, ": more data than the header announced");
+  write_all(fd_, static_cast<const char*>(c.data_ptr()), n, path_);
+  written_ += n;
+}
+
+void SafetensorsStreamWriter::close() {
+  POPO_CHECK(written_ == expected_, path_, ": ", written_, " data bytes written, the header announced ", expected_);
+  POPO_CHECK(::fsync(fd_) == 0, path_, ": fsync failed (", std::strerror(errno), ")");
+  ::close(fd_);
+  fd_ = -1;
 }
 
 std::map<std::string, at::Tensor> read_safetensors(const std::string& path) {

@@ -32,6 +32,9 @@ class SafetensorsFile {
   const SafetensorsEntry& entry(const std::string& name) const;
   // Returns the tensor name as a new CPU tensor of the file's dtype.
   at::Tensor read(const std::string& name) const;
+  // Returns elements [first, first + count) of tensor name in its flat (row-major) order as a
+  // new 1-D CPU tensor, reading only those bytes. Throws popo::Error outside the tensor.
+  at::Tensor read_range(const std::string& name, int64_t first, int64_t count) const;
   const std::map<std::string, std::string>& metadata() const { return metadata_; }
 
  private:
@@ -56,6 +59,32 @@ std::map<std::string, at::Tensor> read_safetensors_dir(const std::string& dir);
 // little-endian) in the given order, with optional string metadata.
 std::string encode_safetensors(const std::vector<std::pair<std::string, at::Tensor>>& tensors,
                                const std::map<std::string, std::string>& metadata = {});
+
+// Writes one safetensors file whose tensors arrive in pieces, so no tensor has to exist whole in
+// memory: the header (names, dtypes, shapes, in the order given) is written at open, then
+// append() adds the data of each tensor in order, piece by piece; close() checks that every byte
+// arrived and fsyncs. Writes path directly (callers write inside a folder that is renamed into
+// place, as a checkpoint's temporary folder). Throws popo::Error naming the path.
+class SafetensorsStreamWriter {
+ public:
+  struct Spec {
+    std::string name;
+    c10::ScalarType dtype;
+    std::vector<int64_t> shape;
+  };
+  SafetensorsStreamWriter(const std::string& path, const std::vector<Spec>& tensors);
+  ~SafetensorsStreamWriter();
+  SafetensorsStreamWriter(const SafetensorsStreamWriter&) = delete;
+  SafetensorsStreamWriter& operator=(const SafetensorsStreamWriter&) = delete;
+  // Appends the bytes of piece (its dtype must be the current tensor's) to the data section.
+  void append(const at::Tensor& piece);
+  void close();
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+  uint64_t expected_ = 0, written_ = 0;
+};
 
 // Writes tensors to path atomically (core/io.h write_file_atomic).
 void write_safetensors(const std::string& path,

@@ -247,10 +247,7 @@ std::string save_checkpoint(const std::string& checkpoints_dir, const Checkpoint
     if (parts.optimizer) save_torch(*parts.optimizer, tmp_dir / "optimizer.pt");
     if (!parts.masters.empty()) save_torch(parts.masters, tmp_dir / "masters.pt");
     if (!parts.siamese_masters.empty()) save_torch(parts.siamese_masters, tmp_dir / "siamese_masters.pt");
-    if (!parts.zero_state.empty()) {
-      std::vector<std::pair<std::string, at::Tensor>> z(parts.zero_state.begin(), parts.zero_state.end());
-      write_safetensors((tmp_dir / "zero_state.safetensors").string(), z);
-    }
+    if (parts.zero) parts.zero->write_state((tmp_dir / "zero_state.safetensors").string());
     // state.json last, with the size and digest of every other file: its presence marks a
     // complete folder, and its manifest tells a truncated or corrupt file on resume.
     nlohmann::json j = state.to_json();
@@ -351,7 +348,7 @@ TrainerState load_checkpoint(const std::string& dir, const CheckpointParts& part
     POPO_CHECK(fs::exists(zero_file), zero_file.string(), ": missing; the checkpoint was written with "
                "dist.zero_stage = 0 and this run shards the optimizer state (dist.zero_stage >= 1): resume it with "
                "the stage it was trained with");
-    parts.zero->load_state(read_safetensors(zero_file.string()), zero_file.string());
+    parts.zero->load_state(zero_file.string());
   } else {
     POPO_CHECK(!fs::exists(zero_file), zero_file.string(), ": the checkpoint was written with dist.zero_stage >= 1 "
                "and this run has dist.zero_stage = 0: resume it with a sharded stage (dist.zero_stage=1 or 2, any "

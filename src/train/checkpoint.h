@@ -9,7 +9,8 @@
 //   masters.pt       fp32 master weights of a bf16/fp16 run (torch::save of the tensor list)
 //   siamese_masters.pt  fp32 masters of a bf16/fp16 siamese network (the same form)
 //   zero_state.safetensors  dist.zero_stage >= 1: the sharded fp32 masters, AdamW moments and
-//                    siamese masters gathered whole (train/zero.h), so any world size resumes it
+//                    siamese masters, whole (train/zero.h: streamed from every rank's slice by
+//                    rank 0), so any world size resumes it
 //   state.json       step, data cursor, counters, momentum state, metric rows written
 // A checkpoint is written into a hidden temporary folder and renamed into place, so a crash
 // mid-write leaves the previous checkpoint intact; only the last K are kept. state.json also
@@ -19,7 +20,6 @@
 #pragma once
 
 #include <cstdint>
-#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -73,10 +73,9 @@ struct CheckpointParts {
   // siamese_mastered_parameters(); siamese_masters.pt).
   std::vector<at::Tensor> siamese_masters;
   std::vector<at::Tensor> siamese_mastered;
-  // dist.zero_stage >= 1: the sharded optimizer state, whole (ZeroOptimizer::gather_state();
-  // zero_state.safetensors, the same for any world size), and the optimizer that takes its
-  // slices back on load.
-  std::map<std::string, at::Tensor> zero_state;
+  // dist.zero_stage >= 1: the sharded optimizer. Saving calls zero->write_state() into the
+  // folder (a collective: the other ranks call write_state("") at the same time); loading reads
+  // this rank's slices of zero_state.safetensors.
   ZeroOptimizer* zero = nullptr;
 };
 

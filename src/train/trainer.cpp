@@ -448,17 +448,18 @@ void Trainer::evaluate_heldout(int64_t step, bool final_eval, nlohmann::json* ro
 
 void Trainer::save(bool final_save) {
   if (dist_) check_replicas_identical(*dist_, learner_->trainable_parameters(), "policy", state_.step);
-  // The sharded optimizer state is gathered whole by every rank (a collective); rank 0 writes it.
-  std::map<std::string, at::Tensor> zero_state;
-  if (learner_->zero()) zero_state = learner_->zero()->gather_state();
-  if (!main_) return;
+  // The sharded optimizer state: rank 0 streams every rank's slices into the checkpoint; the
+  // other ranks take part in that collective here.
+  if (!main_) {
+    if (learner_->zero()) learner_->zero()->write_state("");
+    return;
+  }
   state_.epoch = cursor_->epoch();
   state_.cursor = cursor_->index();
   state_.momentum_tau = learner_->momentum().state();
   state_.extra["learner_steps"] = learner_->steps_done();
-  CheckpointParts p = parts();
-  p.zero_state = std::move(zero_state);
-  const std::string dir = save_checkpoint(path_join(run_dir_, "checkpoints"), p, state_, cfg_.trainer.keep_checkpoints);
+  const std::string dir = save_checkpoint(path_join(run_dir_, "checkpoints"), parts(), state_,
+                                          cfg_.trainer.keep_checkpoints);
   note_config_read("trainer.keep_checkpoints");
   if (opts_.log_info && final_save) LOG_INFO("checkpoint ", dir);
 }

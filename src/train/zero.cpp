@@ -5,9 +5,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 
 #include "core/error.h"
 #include "dist/dist.h"
+#include "model/safetensors.h"
 
 namespace popo {
 
@@ -115,16 +117,6 @@ void ZeroOptimizer::all_gather_into(const at::Tensor& slice, const std::vector<a
     }
     for (int r = 0; r < world_; ++r) scatter_to(all.narrow(0, r * len, len), int64_t(r) * slice_ + c0, ts, limit);
   }
-}
-
-at::Tensor ZeroOptimizer::gather_whole(const at::Tensor& slice) const {
-  at::Tensor all = torch::empty({int64_t(world_) * slice_}, slice.options());
-  if (dist_) {
-    dist_->all_gather(slice, all);
-  } else {
-    all.copy_(slice);
-  }
-  return all.narrow(0, 0, total_).to(torch::kCPU).clone();
 }
 
 int64_t ZeroOptimizer::max_over_ranks(int64_t n) const {
@@ -254,34 +246,61 @@ void ZeroOptimizer::siamese_ema(double tau) {
   all_gather_into(siamese_master_, siamese_, policy_total_);
 }
 
-std::map<std::string, at::Tensor> ZeroOptimizer::gather_state() const {
-  std::map<std::string, at::Tensor> out;
-  out["master"] = gather_whole(master_);
-  out["exp_avg"] = gather_whole(exp_avg_);
-  out["exp_avg_sq"] = gather_whole(exp_avg_sq_);
-  if (!siamese_.empty()) out["siamese_master"] = gather_whole(siamese_master_).narrow(0, 0, policy_total_).clone();
-  out["adam_steps"] = torch::tensor({adam_steps_}, torch::kLong);
-  return out;
+void ZeroOptimizer::write_state(const std::string& path) const {
+  torch::NoGradGuard no_grad;
+  std::unique_ptr<SafetensorsStreamWriter> out;
+  if (!path.empty()) {
+    std::vector<SafetensorsStreamWriter::Spec> specs = {{"master", torch::kFloat, {total_}},
+                                                         {"exp_avg", torch::kFloat, {total_}},
+                                                         {"exp_avg_sq", torch::kFloat, {total_}}};
+    if (!siamese_.empty()) specs.push_back({"siamese_master", torch::kFloat, {policy_total_}});
+    specs.push_back({"adam_steps", torch::kLong, {1}});
+    out = std::make_unique<SafetensorsStreamWriter>(path, specs);
+  }
+  // Rank by rank, piece by piece: the owner broadcasts, the writer appends (global order).
+  auto stream = [&](const at::Tensor& slice, int64_t limit) {
+    const int64_t chunk = bucket_elems();
+    for (int r = 0; r < world_; ++r) {
+      const int64_t n = std::clamp<int64_t>(limit - int64_t(r) * slice_, 0, slice_);
+      for (int64_t c0 = 0; c0 < n; c0 += chunk) {
+        const int64_t len = std::min(chunk, n - c0);
+        at::Tensor piece = r == rank_ ? slice.narrow(0, c0, len).clone() : torch::empty({len}, slice.options());
+        if (dist_ && world_ > 1) {
+          std::vector<at::Tensor> v{piece};
+          dist_->broadcast(v, r);
+        }
+        if (out) out->append(piece);
+      }
+    }
+  };
+  stream(master_, total_);
+  stream(exp_avg_, total_);
+  stream(exp_avg_sq_, total_);
+  if (!siamese_.empty()) stream(siamese_master_, policy_total_);
+  if (out) {
+    out->append(torch::tensor({adam_steps_}, torch::kLong));
+    out->close();
+  }
 }
 
-void ZeroOptimizer::load_state(const std::map<std::string, at::Tensor>& state, const std::string& origin) {
+void ZeroOptimizer::load_state(const std::string& path) {
   torch::NoGradGuard no_grad;
+  const SafetensorsFile f = SafetensorsFile::open(path);
   auto take = [&](const char* name, at::Tensor& slice, int64_t n) {
-    auto it = state.find(name);
-    POPO_CHECK(it != state.end(), origin, ": no '", name, "' (the sharded optimizer state of dist.zero_stage >= 1)");
-    POPO_CHECK(it->second.dim() == 1 && it->second.numel() == n, origin, ": '", name, "' has ", it->second.numel(),
-               " elements, expected ", n, " (the trained tensors of this run)");
+    POPO_CHECK(f.has(name), path, ": no '", name, "' (the sharded optimizer state of dist.zero_stage >= 1)");
+    const SafetensorsEntry& e = f.entry(name);
+    POPO_CHECK(e.dtype == "F32" && e.shape == std::vector<int64_t>{n}, path, ": '", name, "' is ", e.dtype, " of shape [",
+               e.shape.empty() ? 0 : e.shape[0], "], expected F32 of [", n, "] (the trained tensors of this run)");
     slice.zero_();
-    const int64_t k = std::min(slice_, std::max<int64_t>(0, n - begin_));
-    if (k > 0) slice.narrow(0, 0, k).copy_(it->second.narrow(0, begin_, k));
+    const int64_t k = std::clamp<int64_t>(n - begin_, 0, slice_);
+    if (k > 0) slice.narrow(0, 0, k).copy_(f.read_range(name, begin_, k));
   };
   take("master", master_, total_);
   take("exp_avg", exp_avg_, total_);
   take("exp_avg_sq", exp_avg_sq_, total_);
   if (!siamese_.empty()) take("siamese_master", siamese_master_, policy_total_);
-  auto it = state.find("adam_steps");
-  POPO_CHECK(it != state.end() && it->second.numel() == 1, origin, ": no 'adam_steps'");
-  adam_steps_ = it->second.to(torch::kLong).item<int64_t>();
+  POPO_CHECK(f.has("adam_steps"), path, ": no 'adam_steps'");
+  adam_steps_ = f.read("adam_steps").to(torch::kLong).reshape({-1})[0].item<int64_t>();
 }
 
 int64_t ZeroOptimizer::master_bytes() const { return bytes_of(master_); }

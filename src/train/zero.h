@@ -21,7 +21,6 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
-#include <map>
 #include <memory>
 #include <string>
 #include <utility>
@@ -65,13 +64,17 @@ class ZeroOptimizer {
   // policy's masters after step(); then the siamese weights are all-gathered. tau >= 1: nothing.
   void siamese_ema(double tau);
 
-  // The optimizer state as whole, unpadded flat fp32 tensors (master, exp_avg, exp_avg_sq,
-  // siamese when there is one) plus "adam_steps" (int64, 1 element): all-gathered, so every
-  // rank must call it; the same on every rank. The form does not depend on the world size.
-  std::map<std::string, at::Tensor> gather_state() const;
-  // Takes this rank's slices of a gather_state() (of any world size). Throws popo::Error naming
-  // the entry when one is missing or has the wrong size.
-  void load_state(const std::map<std::string, at::Tensor>& state, const std::string& origin);
+  // Writes the optimizer state to the safetensors file path as whole, unpadded flat fp32
+  // tensors (master, exp_avg, exp_avg_sq, siamese_master when there is one) and adam_steps
+  // (int64, 1 element): a form that does not depend on the world size. Every rank must call it
+  // (the slices are broadcast piece by piece, in global order); only the rank that passes a
+  // non-empty path writes, streaming the pieces to the file, so no rank ever holds a whole
+  // vector.
+  void write_state(const std::string& path) const;
+  // Reads this rank's slices from a file of write_state (of any world size), reading only the
+  // bytes of the slices. Throws popo::Error naming the file and the entry when one is missing or
+  // has the wrong size.
+  void load_state(const std::string& path);
 
   // The bytes this rank holds of each kind (for memory/*_bytes).
   int64_t master_bytes() const;
@@ -92,8 +95,6 @@ class ZeroOptimizer {
   at::Tensor gather_from(int64_t g0, int64_t n, const std::vector<at::Tensor>& ts, bool grads, int64_t limit) const;
   // All-gathers slice (S) chunk by chunk into the tensors ts (elements < limit).
   void all_gather_into(const at::Tensor& slice, const std::vector<at::Tensor>& ts, int64_t limit) const;
-  // Returns the whole unpadded flat vector of a slice (all-gathered).
-  at::Tensor gather_whole(const at::Tensor& slice) const;
   int64_t bucket_elems() const;
 
   std::vector<at::Tensor> params_, siamese_;

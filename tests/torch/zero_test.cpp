@@ -8,9 +8,12 @@
 #include <torch/torch.h>
 
 #include <cstdlib>
+#include <cstdio>
+#include <unistd.h>
 
 #include "dist/dist.h"
 #include "dist/launch.h"
+#include "model/safetensors.h"
 #include "train/zero.h"
 
 namespace popo {
@@ -114,20 +117,35 @@ void check_against_torch(std::shared_ptr<Dist> dist, int stage) {
       EXPECT_LE((siamese[i] - ref_siamese[i]).abs().max().item<double>(), 1e-5) << "siamese " << i;
     }
   }
-  // The whole state, and one rank of any world size taking it back: the same next step.
-  const auto state = zero.gather_state();
-  EXPECT_EQ(state.at("master").numel(), 1023);
-  EXPECT_EQ(state.at("siamese_master").numel(), 6 + 5 + 1000 + 1);
-  EXPECT_EQ(state.at("adam_steps").item<int64_t>(), 3);
+  // The state written by rank 0 (every rank streaming its slices), read back by one process
+  // and by every rank: the same values, each rank's slice its own.
+  const std::string file = std::string(std::getenv("POPO_ZERO_STATE_FILE") ? std::getenv("POPO_ZERO_STATE_FILE")
+                                                                            : "/tmp/popo_zero_test_state_solo") +
+                           ".safetensors";
+  zero.write_state(rank == 0 ? file : "");
+  if (dist) dist->barrier();
+  const auto saved = read_safetensors(file);
+  EXPECT_EQ(saved.at("master").numel(), 1023);
+  EXPECT_EQ(saved.at("siamese_master").numel(), 6 + 5 + 1000 + 1);
+  EXPECT_EQ(saved.at("adam_steps").item<int64_t>(), 3);
+  // The saved masters are the parameters' fp32 values (fp32 parameters: equal).
+  std::vector<torch::Tensor> flat;
+  for (const auto& p : ps) flat.push_back(p.detach().reshape({-1}));
+  EXPECT_TRUE(torch::equal(saved.at("master"), torch::cat(flat)));
   std::vector<torch::Tensor> solo = make_params();
   for (auto& p : solo) p.set_requires_grad(true);
   ZeroOptimizer one(solo, decay_flags(solo), kPolicy, {}, optim(), 1, nullptr);
-  std::map<std::string, torch::Tensor> no_siamese = state;
-  no_siamese.erase("siamese_master");
-  one.load_state(no_siamese, "test");
+  one.load_state(file);
   EXPECT_EQ(one.adam_steps(), 3);
-  const auto again = one.gather_state();
-  for (const char* k : {"master", "exp_avg", "exp_avg_sq"}) EXPECT_TRUE(torch::equal(again.at(k), state.at(k))) << k;
+  const std::string again = file + ".again" + std::to_string(rank);
+  one.write_state(again);
+  const auto back = read_safetensors(again);
+  for (const char* k : {"master", "exp_avg", "exp_avg_sq"}) EXPECT_TRUE(torch::equal(back.at(k), saved.at(k))) << k;
+  ZeroOptimizer same(ps, decay_flags(ps), kPolicy, siamese, optim(), stage, dist);
+  same.load_state(file);  // every rank its own slice
+  EXPECT_EQ(same.adam_steps(), 3);
+  if (dist) dist->barrier();
+  std::remove(again.c_str());
 }
 
 TEST(Zero, OneProcessMatchesTorchAdamW) {
@@ -144,7 +162,9 @@ TEST(Zero, TwoAndThreeRanksMatchTorchAdamWOnTheSummedGradients) {
       opts.nproc = nproc;
       opts.kill_on_failure = true;
       opts.timeout_s = 60;
-      opts.extra_env = {{"POPO_DIST_CHILD", "1"}, {"POPO_DIST_TIMEOUT", "20"}, {"POPO_ZERO_STAGE", std::to_string(stage)}};
+      opts.extra_env = {{"POPO_DIST_CHILD", "1"}, {"POPO_DIST_TIMEOUT", "20"}, {"POPO_ZERO_STAGE", std::to_string(stage)},
+                        {"POPO_ZERO_STATE_FILE", testing::TempDir() + "popo_zero_test_state_" + std::to_string(::getpid()) +
+                                                     "_" + std::to_string(nproc) + "_" + std::to_string(stage)}};
       const LaunchResult r =
           launch_ranks({self_executable(), "--gtest_filter=ZeroChild.MatchTorch", "--gtest_brief=1"}, opts);
       EXPECT_EQ(r.exit_code, 0) << nproc << " ranks, stage " << stage << ": rank " << r.first_failed_rank << " failed";
