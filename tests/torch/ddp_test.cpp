@@ -222,7 +222,8 @@ INSTANTIATE_TEST_SUITE_P(Cases, DataParallel,
                                          EquivCase{"popo_zero1", "popo", 1, 0, 1, 2},
                                          EquivCase{"popo_zero2_3ranks", "popo", 1, 0, 2, 3},
                                          EquivCase{"grpo_zero2", "grpo", 0, 0, 2, 2},
-                                         EquivCase{"grpo_zero1_3ranks", "grpo", 0, 0, 1, 3}),
+                                         EquivCase{"grpo_zero1_3ranks", "grpo", 0, 0, 1, 3},
+                                         EquivCase{"popo_lora_zero2", "popo", 1, 4, 2, 2}),
                          [](const testing::TestParamInfo<EquivCase>& info) {
                            return std::string(info.param.name);
                          });
