@@ -41,22 +41,6 @@ int64_t bytes_of(const std::vector<at::Tensor>& ts) {
   return n;
 }
 
-RolloutBatch random_batch(int64_t prompts, int64_t group, int64_t P, int64_t R, int64_t vocab) {
-  torch::manual_seed(7);
-  const int64_t N = prompts * group;
-  RolloutBatch b;
-  b.num_prompts = prompts;
-  b.group_size = group;
-  b.prompt_ids = torch::randint(1, vocab, {prompts, P}, torch::kLong).repeat_interleave(group, 0);
-  b.prompt_mask = torch::ones({N, P}, torch::kLong);
-  b.response_ids = torch::randint(1, vocab, {N, R}, torch::kLong);
-  b.response_mask = torch::ones({N, R}, torch::kFloat);
-  b.logp = -torch::rand({N, R});
-  for (int64_t i = 0; i < N; ++i) b.group.push_back(i / group);
-  b.finish.assign(N, FinishReason::kLength);
-  return b;
-}
-
 // One mode's state bytes, step time and peak RSS (run in a child).
 nlohmann::json run_mode(const bench::Args& args, bool lora) {
   const ModelConfig cfg = bench::shape_config(args.get("shape", "mid"));
@@ -90,7 +74,7 @@ nlohmann::json run_mode(const bench::Args& args, bool lora) {
   LearnerConfig lcfg;
   lcfg.update.micro_batch_size = args.get_int("micro-batch", 4);
   Learner learner(policy, predictor, algo, optim, lcfg, siamese);
-  RolloutBatch batch = random_batch(prompts, group, P, R, cfg.vocab_size);
+  RolloutBatch batch = bench::random_rollouts(prompts, group, P, R, cfg.vocab_size);
   const torch::Tensor rewards = (torch::arange(prompts * group) % 2 == 0).to(torch::kFloat);
 
   double t = 0;

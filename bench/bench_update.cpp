@@ -30,24 +30,6 @@ using namespace popo;
 using bench::Clock;
 using bench::seconds_since;
 
-// N = prompts * group rollouts with prompts of P random tokens and full-length responses of R
-// random tokens; rewards alternate 1, 0 inside each group, so every group has G/2 positives.
-RolloutBatch random_batch(int64_t prompts, int64_t group, int64_t P, int64_t R, int64_t vocab) {
-  torch::manual_seed(7);
-  const int64_t N = prompts * group;
-  RolloutBatch b;
-  b.num_prompts = prompts;
-  b.group_size = group;
-  b.prompt_ids = torch::randint(1, vocab, {prompts, P}, torch::kLong).repeat_interleave(group, 0);  // (N, P)
-  b.prompt_mask = torch::ones({N, P}, torch::kLong);
-  b.response_ids = torch::randint(1, vocab, {N, R}, torch::kLong);  // (N, R)
-  b.response_mask = torch::ones({N, R}, torch::kFloat);
-  b.logp = -torch::rand({N, R});
-  for (int64_t i = 0; i < N; ++i) b.group.push_back(i / group);
-  b.finish.assign(N, FinishReason::kLength);
-  return b;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -94,7 +76,7 @@ int main(int argc, char** argv) {
       predictor->to(dev);  // float32, as the reference code
     }
     Learner learner(policy, predictor, algo, optim, lcfg, siamese);
-    RolloutBatch batch = random_batch(prompts, group, P, R, cfg.vocab_size);
+    RolloutBatch batch = bench::random_rollouts(prompts, group, P, R, cfg.vocab_size);
     torch::Tensor rewards = (torch::arange(prompts * group) % 2 == 0).to(torch::kFloat);  // (N)
     row["weights_bytes"] = memory_stats(dev).current_bytes;
 

@@ -13,6 +13,7 @@
 #include "core/error.h"
 #include "model/causal_lm.h"
 #include "model/config.h"
+#include "sampling/rollout_batch.h"
 
 namespace popo::bench {
 
@@ -101,6 +102,26 @@ inline double matmul_rate(const c10::Device& dev, c10::ScalarType dtype, int64_t
 }  // namespace popo::bench
 
 namespace popo::bench {
+
+// Returns N = prompts * group random rollouts for an update benchmark: prompts of P random
+// tokens shared by each group, full-length responses of R random tokens (finish = length),
+// behaviour log-probs in (-1, 0], drawn after torch::manual_seed(seed).
+inline RolloutBatch random_rollouts(int64_t prompts, int64_t group, int64_t P, int64_t R, int64_t vocab,
+                                    uint64_t seed = 7) {
+  torch::manual_seed(seed);
+  const int64_t N = prompts * group;
+  RolloutBatch b;
+  b.num_prompts = prompts;
+  b.group_size = group;
+  b.prompt_ids = torch::randint(1, vocab, {prompts, P}, torch::kLong).repeat_interleave(group, 0);  // (N, P)
+  b.prompt_mask = torch::ones({N, P}, torch::kLong);
+  b.response_ids = torch::randint(1, vocab, {N, R}, torch::kLong);  // (N, R)
+  b.response_mask = torch::ones({N, R}, torch::kFloat);
+  b.logp = -torch::rand({N, R});
+  for (int64_t i = 0; i < N; ++i) b.group.push_back(i / group);
+  b.finish.assign(N, FinishReason::kLength);
+  return b;
+}
 
 // Returns a model of shape cfg on dev in dtype with HF's init (matrices N(0, 0.02), biases 0,
 // norm weights 1), drawn on the device itself (a CPU draw of 1.5B parameters takes seconds).

@@ -33,22 +33,6 @@ using namespace popo;
 using bench::Clock;
 using bench::seconds_since;
 
-RolloutBatch random_batch(int64_t prompts, int64_t group, int64_t P, int64_t R, int64_t vocab, uint64_t seed) {
-  torch::manual_seed(seed);
-  const int64_t N = prompts * group;
-  RolloutBatch b;
-  b.num_prompts = prompts;
-  b.group_size = group;
-  b.prompt_ids = torch::randint(1, vocab, {prompts, P}, torch::kLong).repeat_interleave(group, 0);
-  b.prompt_mask = torch::ones({N, P}, torch::kLong);
-  b.response_ids = torch::randint(1, vocab, {N, R}, torch::kLong);
-  b.response_mask = torch::ones({N, R}, torch::kFloat);
-  b.logp = -torch::rand({N, R});
-  for (int64_t i = 0; i < N; ++i) b.group.push_back(i / group);
-  b.finish.assign(N, FinishReason::kLength);
-  return b;
-}
-
 // One rank of one configuration: writes its row to <out>.<rank>.
 int run_rank(const bench::Args& args) {
   torch::set_num_threads(1);
@@ -81,7 +65,7 @@ int run_rank(const bench::Args& args) {
   Learner learner(policy, predictor, algo, optim, lc, siamese);
   if (dist) attach_data_parallel(learner, dist);
   if (stage >= 1) learner.shard_optimizer(dist);
-  const RolloutBatch batch = random_batch(prompts, group, P, R, cfg.vocab_size, 7 + uint64_t(rank));
+  const RolloutBatch batch = bench::random_rollouts(prompts, group, P, R, cfg.vocab_size, 7 + uint64_t(rank));
   const torch::Tensor rewards = (torch::arange(prompts * group) % 2 == 0).to(torch::kFloat);
   double t = 0;
   for (int64_t s = 0; s <= steps; ++s) {  // one warm-up

@@ -65,13 +65,20 @@ EvalResult evaluate(CausalLM& model, const Tokenizer& tokenizer,
                     const std::vector<MathProblem>& problems, const EvalOptions& options,
                     const std::string& out_jsonl) {
   const auto start = std::chrono::steady_clock::now();
-  const EvalOptions o = resolve_eval_options(options);
   const std::vector<EvalSample> samples = evaluate_samples(model, tokenizer, problems, options);
-  EvalResult r = summarize_samples(o.name, static_cast<int>(problems.size()), o.samples, samples);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EvalResult r = summarize_evaluation(options, static_cast<int>(problems.size()), samples, seconds);
+  if (!out_jsonl.empty()) write_file_atomic(out_jsonl, samples_to_jsonl(samples));
+  return r;
+}
+
+EvalResult summarize_evaluation(const EvalOptions& options, int num_problems, const std::vector<EvalSample>& samples,
+                                double seconds) {
+  const EvalOptions o = resolve_eval_options(options);
+  EvalResult r = summarize_samples(o.name, num_problems, o.samples, samples);
   r.temperature = o.temperature;
   r.top_p = o.top_p;
-  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  if (!out_jsonl.empty()) write_file_atomic(out_jsonl, samples_to_jsonl(samples));
+  r.seconds = seconds;
   return r;
 }
 

@@ -121,6 +121,11 @@ EvalResult evaluate(CausalLM& model, const Tokenizer& tokenizer,
 std::vector<EvalSample> evaluate_samples(CausalLM& model, const Tokenizer& tokenizer,
                                          const std::vector<MathProblem>& problems, const EvalOptions& options);
 
+// Returns the summary of an evaluation's samples (summarize_samples with the resolved name and
+// K) with the sampling settings of options and the given wall time.
+EvalResult summarize_evaluation(const EvalOptions& options, int num_problems, const std::vector<EvalSample>& samples,
+                                double seconds);
+
 // Returns a sample as a JSON object with every field (problem index included), and back; throws
 // popo::Error naming the field when one is missing or of the wrong type.
 nlohmann::json eval_sample_to_json(const EvalSample& sample);

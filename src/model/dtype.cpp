@@ -2,6 +2,8 @@
 
 #include <torch/cuda.h>
 
+#include <sstream>
+
 #include "core/error.h"
 
 namespace popo {
@@ -36,6 +38,14 @@ c10::Device parse_device(const std::string& name) {
 
 c10::ScalarType default_dtype_for(const c10::Device& device) {
   return device.is_cuda() ? c10::kBFloat16 : c10::kFloat;
+}
+
+std::string shape_string(c10::IntArrayRef shape) {
+  std::ostringstream os;
+  os << "[";
+  for (size_t i = 0; i < shape.size(); ++i) os << (i ? ", " : "") << shape[i];
+  os << "]";
+  return os.str();
 }
 
 }  // namespace popo

@@ -4,6 +4,7 @@
 
 #include <c10/core/Device.h>
 #include <c10/core/ScalarType.h>
+#include <c10/util/ArrayRef.h>
 
 #include <string>
 
@@ -18,5 +19,7 @@ std::string dtype_name(c10::ScalarType dtype);
 c10::Device parse_device(const std::string& name);
 // Returns the default compute dtype for a device: float32 on CPU, bfloat16 on CUDA.
 c10::ScalarType default_dtype_for(const c10::Device& device);
+// Returns a tensor shape as "[d0, d1, ...]" for error messages.
+std::string shape_string(c10::IntArrayRef shape);
 
 }  // namespace popo

@@ -4,7 +4,6 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "core/error.h"
 #include "core/io.h"
@@ -16,14 +15,6 @@
 namespace popo {
 
 namespace {
-
-std::string shape_str(at::IntArrayRef s) {
-  std::ostringstream os;
-  os << "[";
-  for (size_t i = 0; i < s.size(); ++i) os << (i ? ", " : "") << s[i];
-  os << "]";
-  return os.str();
-}
 
 bool ignorable_key(const std::string& name) {
   // Older checkpoints store the rope frequencies as a buffer; they are recomputed here.
@@ -43,15 +34,15 @@ void load_weights(CausalLM& model, const std::map<std::string, at::Tensor>& tens
                "(the logits use model.embed_tokens.weight)");
       continue;
     }
-    POPO_FAIL(origin, ": unexpected tensor '", name, "' with shape ", shape_str(t.sizes()),
+    POPO_FAIL(origin, ": unexpected tensor '", name, "' with shape ", shape_string(t.sizes()),
               " (no such parameter in a ", model->config().model_type, " model with this config.json)");
   }
   for (auto& item : params) {
     auto it = tensors.find(item.key());
     POPO_CHECK(it != tensors.end(), origin, ": missing tensor '", item.key(), "' (expected shape ",
-               shape_str(item.value().sizes()), ")");
+               shape_string(item.value().sizes()), ")");
     POPO_CHECK(it->second.sizes() == item.value().sizes(), origin, ": tensor '", item.key(),
-               "' has shape ", shape_str(it->second.sizes()), ", expected ", shape_str(item.value().sizes()));
+               "' has shape ", shape_string(it->second.sizes()), ", expected ", shape_string(item.value().sizes()));
     item.value().copy_(it->second);
   }
 }
@@ -139,7 +130,7 @@ void copy_weights(CausalLM& dst, const CausalLM& src) {
     const at::Tensor* s = sparams.find(item.key());
     POPO_CHECK(s != nullptr, "copy_weights: source has no parameter '", item.key(), "'");
     POPO_CHECK(s->sizes() == item.value().sizes(), "copy_weights: '", item.key(), "' has shape ",
-               shape_str(s->sizes()), " in the source, ", shape_str(item.value().sizes()), " in the destination");
+               shape_string(s->sizes()), " in the source, ", shape_string(item.value().sizes()), " in the destination");
     item.value().copy_(*s);
   }
 }

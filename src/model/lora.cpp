@@ -13,6 +13,7 @@
 
 #include "core/error.h"
 #include "core/io.h"
+#include "model/dtype.h"
 #include "model/safetensors.h"
 
 namespace popo {
@@ -60,14 +61,6 @@ int module_index(const std::string& name) {
   return -1;
 }
 
-std::string shape_str(at::IntArrayRef s) {
-  std::ostringstream os;
-  os << "[";
-  for (size_t i = 0; i < s.size(); ++i) os << (i ? ", " : "") << s[i];
-  os << "]";
-  return os.str();
-}
-
 }  // namespace
 
 std::string lora_tensor_name(int64_t layer, LoraModule module, bool is_b) {
@@ -89,8 +82,14 @@ std::vector<std::pair<std::string, at::Tensor>> LoraAdapters::named_tensors() co
 }
 
 std::vector<at::Tensor> LoraAdapters::tensors() const {
-  std::vector<at::Tensor> out;
-  for (auto& [name, t] : named_tensors()) out.push_back(t);
+  std::vector<at::Tensor> out;  // named_tensors() order, without building the names
+  for (const auto& layer : layers) {
+    for (const LoraPair& p : layer) {
+      if (!p.defined()) continue;
+      out.push_back(p.A);
+      out.push_back(p.B);
+    }
+  }
   return out;
 }
 
@@ -320,8 +319,8 @@ std::shared_ptr<LoraAdapters> load_lora_adapter(const std::string& dir, const Mo
     const auto [in, out] = lora_shape(mc, LoraModule(m));
     const std::vector<int64_t> want = ab == "lora_A" ? std::vector<int64_t>{a->cfg.rank, in}
                                                      : std::vector<int64_t>{out, a->cfg.rank};
-    POPO_CHECK(t.sizes() == at::IntArrayRef(want), file, ": tensor '", name, "' has shape ", shape_str(t.sizes()),
-               ", expected ", shape_str(want), " (r = ", a->cfg.rank, ")");
+    POPO_CHECK(t.sizes() == at::IntArrayRef(want), file, ": tensor '", name, "' has shape ", shape_string(t.sizes()),
+               ", expected ", shape_string(want), " (r = ", a->cfg.rank, ")");
     LoraPair& p = a->layers[size_t(l)][size_t(m)];
     (ab == "lora_A" ? p.A : p.B) = t.to(device, torch::kFloat).contiguous();
     targets.insert(module);

@@ -423,8 +423,7 @@ LearnerStep Learner::step(const RolloutBatch& batch, const torch::Tensor& reward
   if (reduce_gradients) reduce_gradients(opt_params_);
   // Clip the policy's gradients only; the predictor's stay unclipped (the reference clips the
   // model's parameters), and their norm is logged apart.
-  const double max_norm =
-      optim_.grad_clip > 0 ? optim_.grad_clip : std::numeric_limits<double>::infinity();
+  const double max_norm = max_grad_norm();
   const size_t n_policy = own_tensors(policy_).size();
   const std::vector<torch::Tensor> policy_opt(opt_params_.begin(), opt_params_.begin() + n_policy);
   const std::vector<torch::Tensor> predictor_opt(opt_params_.begin() + n_policy, opt_params_.end());
@@ -436,19 +435,10 @@ LearnerStep Learner::step(const RolloutBatch& batch, const torch::Tensor& reward
   }
   const double pred_norm = out.metrics.count("popo/predictor_grad_norm")
                                ? out.metrics["popo/predictor_grad_norm"] : 0.0;
-  const double lr = lr_at(steps_);
-  GroupStats gs = group_stats(rewards.detach().to(torch::kCPU), batch.group_size);
-  out.metrics["grad_norm"] = grad_norm;
-  out.metrics["lr"] = lr;
-  out.metrics["popo/positive_ratio"] = gs.positive_ratio;
-  out.metrics["frac_zero_std_groups"] = gs.frac_zero_std;
-  const double loss = out.metrics.count("loss") ? out.metrics["loss"] : 0.0;
-  if (!std::isfinite(loss) || !std::isfinite(grad_norm) || !std::isfinite(pred_norm)) {
-    LOG_WARN("step ", steps_, ": non-finite loss ", loss, " or grad norm ", grad_norm,
-             "; update skipped");
+  const double lr = record_step(out, rewards, batch.group_size, grad_norm, pred_norm);
+  if (out.skipped) {
     for (torch::Tensor& p : params) p.mutable_grad().zero_();
     for (torch::Tensor& p : opt_params_) p.mutable_grad().zero_();
-    out.skipped = true;
     return out;
   }
   for (auto& group : optimizer_->param_groups())
@@ -466,11 +456,7 @@ LearnerStep Learner::step(const RolloutBatch& batch, const torch::Tensor& reward
   // the policy's optimizer tensors (its fp32 masters under mixed precision, not their roundings);
   // a bf16/fp16 siamese updates its fp32 masters and takes their roundings.
   if (algo_.traits().popo_terms && !siamese_.is_empty()) {
-    // The adaptive law skips step 0: xi_0 = theta_0, so KL(pi_theta || pi_xi) is 0 there by
-    // construction and carries no information.
-    if (steps_ > 0 && out.metrics.count("popo/kl_to_siamese"))
-      momentum_.observe_kl(out.metrics["popo/kl_to_siamese"]);
-    const double tau = momentum_.tau(steps_);
+    const double tau = siamese_tau(out.metrics);
     if (!siamese_masters_.empty()) {
       ema_update_tensors(siamese_masters_, policy_opt, tau);
       torch::NoGradGuard no_grad;
@@ -479,7 +465,6 @@ LearnerStep Learner::step(const RolloutBatch& batch, const torch::Tensor& reward
     } else {
       ema_update_tensors(own_tensors(siamese_), policy_opt, tau);
     }
-    out.metrics["popo/tau"] = tau;
   }
   warn_low_entropy(out.metrics);
   ++steps_;
@@ -529,6 +514,36 @@ void Learner::accumulate_into_masters() {
   }
 }
 
+double Learner::max_grad_norm() const {
+  return optim_.grad_clip > 0 ? optim_.grad_clip : std::numeric_limits<double>::infinity();
+}
+
+double Learner::record_step(LearnerStep& out, const torch::Tensor& rewards, int64_t group_size, double grad_norm,
+                            double pred_norm) {
+  const double lr = lr_at(steps_);
+  GroupStats gs = group_stats(rewards.detach().to(torch::kCPU), group_size);
+  out.metrics["grad_norm"] = grad_norm;
+  out.metrics["lr"] = lr;
+  out.metrics["popo/positive_ratio"] = gs.positive_ratio;
+  out.metrics["frac_zero_std_groups"] = gs.frac_zero_std;
+  const double loss = out.metrics.count("loss") ? out.metrics["loss"] : 0.0;
+  if (!std::isfinite(loss) || !std::isfinite(grad_norm) || !std::isfinite(pred_norm)) {
+    LOG_WARN("step ", steps_, ": non-finite loss ", loss, " or grad norm ", grad_norm,
+             "; update skipped");
+    out.skipped = true;
+  }
+  return lr;
+}
+
+double Learner::siamese_tau(std::map<std::string, double>& metrics) {
+  // The adaptive law skips step 0: xi_0 = theta_0, so KL(pi_theta || pi_xi) is 0 there by
+  // construction and carries no information.
+  if (steps_ > 0 && metrics.count("popo/kl_to_siamese")) momentum_.observe_kl(metrics["popo/kl_to_siamese"]);
+  const double tau = momentum_.tau(steps_);
+  metrics["popo/tau"] = tau;
+  return tau;
+}
+
 void Learner::warn_low_entropy(std::map<std::string, double>& metrics) const {
   // Warned once per process: a low-entropy task would otherwise print it at every step and
   // bury the progress line (the metric itself is logged every step).
@@ -549,34 +564,17 @@ LearnerStep Learner::sharded_step(const RolloutBatch& batch, const torch::Tensor
   if (reduce_metrics) reduce_metrics(out.metrics);
   zero_->finish_gradients();
   const auto [grad_norm, pred_norm] = zero_->grad_norms();
-  const double max_norm =
-      optim_.grad_clip > 0 ? optim_.grad_clip : std::numeric_limits<double>::infinity();
   // clip_grad_norm_'s rule: scale by max_norm / (norm + 1e-6) when that is below 1.
-  const double clip = max_norm / (grad_norm + 1e-6);
+  const double clip = max_grad_norm() / (grad_norm + 1e-6);
   if (clip < 1.0 && std::isfinite(grad_norm)) zero_->scale_policy_grad(clip);
   if (!predictor_.is_empty()) out.metrics["popo/predictor_grad_norm"] = pred_norm;
-  const double lr = lr_at(steps_);
-  GroupStats gs = group_stats(rewards.detach().to(torch::kCPU), batch.group_size);
-  out.metrics["grad_norm"] = grad_norm;
-  out.metrics["lr"] = lr;
-  out.metrics["popo/positive_ratio"] = gs.positive_ratio;
-  out.metrics["frac_zero_std_groups"] = gs.frac_zero_std;
-  const double loss = out.metrics.count("loss") ? out.metrics["loss"] : 0.0;
-  if (!std::isfinite(loss) || !std::isfinite(grad_norm) || !std::isfinite(pred_norm)) {
-    LOG_WARN("step ", steps_, ": non-finite loss ", loss, " or grad norm ", grad_norm,
-             "; update skipped");
+  const double lr = record_step(out, rewards, batch.group_size, grad_norm, pred_norm);
+  if (out.skipped) {
     zero_->zero_grad();
-    out.skipped = true;
     return out;
   }
   zero_->step(lr);
-  if (algo_.traits().popo_terms && !siamese_.is_empty()) {
-    if (steps_ > 0 && out.metrics.count("popo/kl_to_siamese"))
-      momentum_.observe_kl(out.metrics["popo/kl_to_siamese"]);
-    const double tau = momentum_.tau(steps_);
-    zero_->siamese_ema(tau);
-    out.metrics["popo/tau"] = tau;
-  }
+  if (algo_.traits().popo_terms && !siamese_.is_empty()) zero_->siamese_ema(siamese_tau(out.metrics));
   warn_low_entropy(out.metrics);
   ++steps_;
   return out;

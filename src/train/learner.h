@@ -153,6 +153,14 @@ class Learner {
   // Adds each bf16/fp16 parameter's .grad into its fp32 master's .grad and zeroes it (after
   // every micro-batch's backward: the step's gradient is summed in fp32).
   void accumulate_into_masters();
+  // Returns the clipping bound of the policy's gradient norm (infinity when trainer.grad_clip = 0).
+  double max_grad_norm() const;
+  // Records grad_norm, lr, popo/positive_ratio and frac_zero_std_groups of the step in out and
+  // returns this step's learning rate; a non-finite loss or gradient norm sets out.skipped (warned).
+  double record_step(LearnerStep& out, const at::Tensor& rewards, int64_t group_size, double grad_norm,
+                     double pred_norm);
+  // Feeds the step's KL to the momentum law (after step 0), records popo/tau and returns tau.
+  double siamese_tau(std::map<std::string, double>& metrics);
   // Warns once per process when the step's mean entropy is below 0.5.
   void warn_low_entropy(std::map<std::string, double>& metrics) const;
   // Returns the LM head weight (V, C) (the embedding matrix when tied).

@@ -378,11 +378,7 @@ EvalResult Trainer::evaluate_split(const EvalOptions& options, const std::string
   std::vector<EvalSample> samples;
   for (const std::string& text : all_gather_text(*dist_, mine.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)))
     for (const nlohmann::json& j : nlohmann::json::parse(text)) samples.push_back(eval_sample_from_json(j));
-  const EvalOptions resolved = resolve_eval_options(options);
-  EvalResult res = summarize_samples(resolved.name, static_cast<int>(n), resolved.samples, samples);
-  res.temperature = resolved.temperature;
-  res.top_p = resolved.top_p;
-  res.seconds = seconds_since(t0);
+  EvalResult res = summarize_evaluation(options, static_cast<int>(n), samples, seconds_since(t0));
   if (main_ && !out_jsonl.empty()) write_file_atomic(out_jsonl, samples_to_jsonl(samples));
   return res;
 }
@@ -729,10 +725,17 @@ void Trainer::add_memory_metrics(nlohmann::json* row) {
   const Learner::StateBytes b = learner_->state_bytes();
   const std::vector<std::pair<const char*, double>> kinds = {{"param", b.param}, {"grad", b.grad},
       {"optimizer_state", b.optimizer_state}, {"master", b.master}, {"siamese", b.siamese}};
-  for (const auto& [kind, value] : kinds) {
-    (*row)[std::string("memory/") + kind + "_bytes"] = value;
-    const std::vector<double> all = dist_ ? all_gather_scalar(*dist_, value) : std::vector<double>{value};
-    (*row)[std::string("memory/max_rank/") + kind + "_bytes"] = *std::max_element(all.begin(), all.end());
+  // One collective for all kinds: rank r's values at [r K, (r + 1) K).
+  std::vector<double> mine;
+  for (const auto& kv : kinds) mine.push_back(kv.second);
+  const int64_t K = static_cast<int64_t>(kinds.size());
+  const std::vector<double> all =
+      dist_ ? all_gather_rows(*dist_, mine, dist_->rank() * K, dist_->world_size() * K) : mine;
+  for (int64_t k = 0; k < K; ++k) {
+    double most = 0;
+    for (size_t i = size_t(k); i < all.size(); i += size_t(K)) most = std::max(most, all[i]);
+    (*row)[std::string("memory/") + kinds[size_t(k)].first + "_bytes"] = mine[size_t(k)];
+    (*row)[std::string("memory/max_rank/") + kinds[size_t(k)].first + "_bytes"] = most;
   }
 }
 

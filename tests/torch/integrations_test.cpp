@@ -30,12 +30,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-TrainOptions quiet() {
-  TrainOptions o;
-  o.show_progress = false;
-  o.log_info = false;
-  return o;
-}
+using test::quiet;
 
 std::string checkout_path(const std::string& rel) {
   // The examples/ folder sits beside tests/ in the checkout.

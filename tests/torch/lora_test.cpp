@@ -33,12 +33,7 @@ namespace fs = std::filesystem;
 using test::tensors_close;
 using test::tiny_learner_config;
 
-std::string scratch(const std::string& name) {
-  const fs::path p = fs::path(testing::TempDir()) / ("popo_lora_test_" + name + "_" + std::to_string(::getpid()));
-  fs::remove_all(p);
-  fs::create_directories(p);
-  return p.string();
-}
+std::string scratch(const std::string& name) { return test::scratch_dir("lora_" + name); }
 
 LoraConfig lora_cfg(int64_t rank, double alpha = 16) {
   LoraConfig c;
@@ -444,12 +439,7 @@ RunConfig lora_run_config(const std::string& dir) {
   return c;
 }
 
-TrainOptions quiet() {
-  TrainOptions o;
-  o.show_progress = false;
-  o.log_info = false;
-  return o;
-}
+using test::quiet;
 
 std::map<std::string, at::Tensor> adapter_file(const std::string& folder) {
   return read_safetensors(folder + "/adapter_model.safetensors");

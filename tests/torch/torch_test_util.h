@@ -11,6 +11,7 @@
 
 #include "model/config.h"
 #include "sampling/rollout_batch.h"
+#include "train/trainer.h"
 #include "test_util.h"
 
 namespace popo::test {
@@ -94,6 +95,14 @@ inline std::string scratch_dir(const std::string& name) {
   std::filesystem::remove_all(p);
   std::filesystem::create_directories(p);
   return p.string();
+}
+
+// Returns the options of a test run_training(): no progress lines, no info lines.
+inline TrainOptions quiet() {
+  TrainOptions o;
+  o.show_progress = false;
+  o.log_info = false;
+  return o;
 }
 
 }  // namespace popo::test

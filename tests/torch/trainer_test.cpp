@@ -30,6 +30,7 @@
 #include "train/train_config.h"
 #include "train/train_data.h"
 #include "train/trainer.h"
+#include "torch_test_util.h"
 #include "test_util.h"
 #include "core/build_paths.h"
 #include "program_util.h"
@@ -70,12 +71,7 @@ RunConfig small_config(const std::string& run_dir) {
   return c;
 }
 
-TrainOptions quiet() {
-  TrainOptions o;
-  o.show_progress = false;
-  o.log_info = false;
-  return o;
-}
+using test::quiet;
 
 // ---- config validation ------------------------------------------------------------------------
 
